@@ -1,0 +1,251 @@
+package filestore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"techledger/ledger"
+)
+
+// On-disk format.
+//
+// A data directory holds a LOCK file and segment files named by the position of their
+// first record, zero-padded to 20 digits ("00000000000000000001.seg"), so that names sort
+// in log order. A segment starts with a 16-byte header (the magic "TLSEG\x00\x00\x01" and
+// the first position, big-endian) and continues with frames. A frame holds exactly one
+// Append batch, so a batch is either wholly in the log or not at all:
+//
+//	frame  = length uint32 | crc uint32 | payload[length]      (big-endian; crc is CRC-32C of payload)
+//	payload = record*
+//	record = n uint32 | ledger.Record.AppendBinary encoding[n]
+//
+// The SHA-256 chain inside the records runs across frames and segments, over the whole log.
+const (
+	segmentExt    = ".seg"
+	headerBytes   = 16
+	frameHeader   = 8
+	recordPrefix  = 4
+	lockName      = "LOCK"
+	segmentMagic  = "TLSEG\x00\x00\x01"
+	segmentDigits = 20
+)
+
+// FrameBytesMax bounds one frame: a full batch of the largest events fits with room for
+// the envelope. A length above it is corruption, not a frame.
+const FrameBytesMax = ledger.EventsPerAppendMax*(ledger.EventBytesMax+2*ledger.StreamBytesMax+ledger.TypeBytesMax+256) + frameHeader
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func segmentName(first ledger.Position) string {
+	return fmt.Sprintf("%0*d%s", segmentDigits, first, segmentExt)
+}
+
+// listSegments returns the segment files of dir in log order with the first position
+// their names give.
+func listSegments(dir string) ([]segment, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var segs []segment
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, segmentExt) {
+			continue
+		}
+		first, err := strconv.ParseUint(strings.TrimSuffix(name, segmentExt), 10, 64)
+		if err != nil || len(name) != segmentDigits+len(segmentExt) || first == 0 {
+			return nil, &ledger.CorruptionError{Location: "segment " + name, Reason: "segment file name is not a 20-digit first position"}
+		}
+		segs = append(segs, segment{name: name, path: filepath.Join(dir, name), first: ledger.Position(first)})
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+	return segs, nil
+}
+
+func segmentHeader(first ledger.Position) []byte {
+	h := make([]byte, 0, headerBytes)
+	h = append(h, segmentMagic...)
+	return binary.BigEndian.AppendUint64(h, uint64(first))
+}
+
+// visitFunc receives each record of a segment with the offset and length of its encoding.
+// rec.Data aliases a buffer that is reused after visit returns.
+type visitFunc func(rec *ledger.Record, off int64, n int) error
+
+// scanResult says where the good part of a segment ends.
+type scanResult struct {
+	end  int64 // offset just past the last whole, valid frame
+	torn bool  // bytes after end are a torn, unacknowledged tail (only when last is set)
+	size int64 // file size
+}
+
+// scanSegment reads a segment's frames in order, checks each frame's length and CRC,
+// decodes its records and passes them to visit. In the last segment (last set) an
+// incomplete frame at the end, or a tail of zero bytes, is a torn write that was never
+// acknowledged; it is reported as torn, not as an error. Anything else that does not check
+// out is a *ledger.CorruptionError naming the segment, the offset and the position.
+func scanSegment(seg segment, last bool, visit visitFunc) (scanResult, error) {
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return scanResult{}, fmt.Errorf("open segment %s: %w", seg.name, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return scanResult{}, fmt.Errorf("stat segment %s: %w", seg.name, err)
+	}
+	res := scanResult{size: st.Size()}
+	corrupt := func(off int64, pos ledger.Position, format string, args ...any) error {
+		return &ledger.CorruptionError{Position: pos, Location: fmt.Sprintf("segment %s offset %d", seg.name, off), Reason: fmt.Sprintf(format, args...)}
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	hdr := make([]byte, headerBytes)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return res, corrupt(0, seg.first, "segment header: %v", err)
+	}
+	if string(hdr[:8]) != segmentMagic {
+		return res, corrupt(0, seg.first, "segment header: bad magic %q", hdr[:8])
+	}
+	if got := ledger.Position(binary.BigEndian.Uint64(hdr[8:])); got != seg.first {
+		return res, corrupt(0, seg.first, "segment header says first position %d, file name says %d", got, seg.first)
+	}
+	off := int64(headerBytes)
+	next := seg.first
+	var payload []byte
+	var fh [frameHeader]byte
+	// tornOrCorrupt decides what a bad frame at off is: a torn tail if this is the last
+	// segment and everything from off to the end is either an incomplete frame or zeros.
+	tornOrCorrupt := func(incomplete bool, format string, args ...any) (scanResult, error) {
+		res.end = off
+		if last && (incomplete || zeroTail(f, off, res.size)) {
+			res.torn = true
+			return res, nil
+		}
+		return res, corrupt(off, next, format, args...)
+	}
+	for off < res.size {
+		if res.size-off < frameHeader {
+			return tornOrCorrupt(true, "frame header cut short (%d bytes left)", res.size-off)
+		}
+		if _, err := io.ReadFull(r, fh[:]); err != nil {
+			return res, fmt.Errorf("read segment %s offset %d: %w", seg.name, off, err)
+		}
+		n := int64(binary.BigEndian.Uint32(fh[:4]))
+		sum := binary.BigEndian.Uint32(fh[4:])
+		if n == 0 || n > FrameBytesMax {
+			return tornOrCorrupt(false, "frame length %d out of range", n)
+		}
+		if off+frameHeader+n > res.size {
+			return tornOrCorrupt(true, "frame of %d bytes runs past the end of the segment", n)
+		}
+		if cap(payload) < int(n) {
+			payload = make([]byte, n)
+		}
+		payload = payload[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return res, fmt.Errorf("read segment %s offset %d: %w", seg.name, off, err)
+		}
+		if got := crc32.Checksum(payload, castagnoli); got != sum {
+			return tornOrCorrupt(false, "crc mismatch: frame says %08x, payload has %08x", sum, got)
+		}
+		for p := 0; p < len(payload); {
+			recOff := off + frameHeader + int64(p)
+			if len(payload)-p < recordPrefix {
+				return res, corrupt(recOff, next, "record length cut short inside a frame")
+			}
+			rn := int(binary.BigEndian.Uint32(payload[p:]))
+			p += recordPrefix
+			if rn > len(payload)-p {
+				return res, corrupt(recOff, next, "record of %d bytes runs past its frame", rn)
+			}
+			var rec ledger.Record
+			if err := rec.UnmarshalBinary(payload[p : p+rn]); err != nil {
+				return res, corrupt(recOff, next, "decode record: %v", err)
+			}
+			if rec.Position != next {
+				return res, corrupt(recOff, next, "record has position %d, want %d", rec.Position, next)
+			}
+			if err := visit(&rec, recOff+recordPrefix, rn); err != nil {
+				var ce *ledger.CorruptionError
+				if errors.As(err, &ce) && ce.Location == "" {
+					ce.Location = fmt.Sprintf("segment %s offset %d", seg.name, recOff)
+				}
+				return res, err
+			}
+			next++
+			p += rn
+		}
+		off += frameHeader + n
+	}
+	res.end = off
+	return res, nil
+}
+
+// zeroTail reports whether every byte of f from off to size is zero, as a file extended by
+// a crash before its data was written reads.
+func zeroTail(f *os.File, off, size int64) bool {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if !bytes.Equal(buf[:n], make([]byte, n)) {
+			return false
+		}
+		if err != nil && n == 0 {
+			return false
+		}
+		off += int64(n)
+	}
+	return true
+}
+
+// syncDir makes a directory's entries (a created or renamed file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// createSegment durably creates an empty segment starting at first: header written and
+// synced under a temporary name, renamed into place, directory synced. A crash leaves
+// either no segment or a whole header, never a torn one.
+func createSegment(dir string, first ledger.Position) (segment, *os.File, error) {
+	name := segmentName(first)
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return segment{}, nil, fmt.Errorf("create segment %s: %w", name, err)
+	}
+	fail := func(err error) (segment, *os.File, error) {
+		f.Close()
+		os.Remove(tmp)
+		return segment{}, nil, fmt.Errorf("create segment %s: %w", name, err)
+	}
+	if _, err := f.Write(segmentHeader(first)); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(err)
+	}
+	return segment{name: name, path: path, first: first}, f, nil
+}
