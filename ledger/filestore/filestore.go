@@ -101,15 +101,15 @@ type Store struct {
 	streams   map[string][]ledger.Position
 	ids       map[uuid.UUID]ledger.Position
 	committed ledger.Position
-	pending   []ledger.Record // records past committed, in the group being written
+	pending   []ledger.Record // decided records past committed, in position order
 	lastHash  ledger.Hash
 	lastTime  time.Time
 	failed    error
 
-	// writer-only state
-	active *os.File
-	size   int64 // bytes in the active segment
-	buf    []byte
+	size int64 // bytes in the active segment once every decided group is written (writer only)
+
+	syncMu sync.Mutex // held by whichever goroutine is writing and syncing (see syncInline)
+	active *os.File   // the segment being written; guarded by syncMu after Open
 }
 
 // Open opens (creating if needed) the store in dir, recovering a torn tail and refusing a
@@ -276,57 +276,134 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	return req.res, req.err
 }
 
-// writer is the single goroutine that appends: it takes every waiting request, commits
-// them as one group, and answers them after the fsync.
+// group is a set of decided batches, encoded as consecutive frames, on its way to disk.
+type group struct {
+	reqs []*request // every request of the group, answered when the group is durable
+	buf  []byte     // frames to write; empty if no request of the group appends anything
+	last ledger.Position
+	roll *os.File // if set, the syncer switches to this new segment before writing later groups
+}
+
+// syncQueue hands decided groups from the sequencer to the syncer.
+type syncQueue struct {
+	mu     sync.Mutex
+	cond   sync.Cond // signalled when the queue shrinks
+	groups []*group
+	bytes  int
+	closed bool
+	kick   chan struct{} // capacity 1: "there is something to sync"
+}
+
+// syncQueueBytesMax bounds how far deciding may run ahead of the disk.
+const syncQueueBytesMax = 32 << 20
+
+func (q *syncQueue) push(g *group) {
+	q.mu.Lock()
+	for q.bytes > syncQueueBytesMax {
+		q.cond.Wait()
+	}
+	q.groups = append(q.groups, g)
+	q.bytes += len(g.buf)
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns every queued group (possibly none); ok is false once closed and drained.
+func (q *syncQueue) take(into []*group) (groups []*group, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.groups) == 0 {
+		return into[:0], !q.closed
+	}
+	into = append(into[:0], q.groups...)
+	clear(q.groups)
+	q.groups, q.bytes = q.groups[:0], 0
+	q.cond.Broadcast()
+	return into, true
+}
+
+func (q *syncQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writer is the sequencer: the single goroutine that decides appends. It takes every
+// waiting request, decides and encodes them as one group, and queues the group for the
+// syncer, which makes everything queued durable with one write and one fsync. Deciding
+// overlaps with the fsync in flight, so the CPU work of hashing and indexing stays off the
+// fsync's critical path, and each fsync covers every batch decided while the previous one
+// ran.
 func (s *Store) writer() {
-	defer close(s.stopped)
-	group := make([]*request, 0, groupAppendsMax)
+	q := &syncQueue{kick: make(chan struct{}, 1)}
+	q.cond.L = &q.mu
+	syncerDone := make(chan struct{})
+	go s.syncer(q, syncerDone)
+	defer func() {
+		q.close()
+		<-syncerDone
+		close(s.stopped)
+	}()
 	for {
 		req, ok := <-s.reqs
 		if !ok {
 			return
 		}
-		group = append(group[:0], req)
+		g := &group{reqs: make([]*request, 0, 16)}
+		g.reqs = append(g.reqs, req)
 	drain:
-		for len(group) < groupAppendsMax {
+		for len(g.reqs) < groupAppendsMax {
 			select {
 			case r, ok := <-s.reqs:
 				if !ok {
 					break drain
 				}
-				group = append(group, r)
+				g.reqs = append(g.reqs, r)
 			default:
 				break drain
 			}
 		}
-		s.commit(group)
-		for _, r := range group {
-			close(r.done)
+		s.decide(g)
+		if !s.syncInline(q, g) {
+			q.push(g)
+		}
+		if s.size >= s.opts.SegmentBytes && len(g.buf) > 0 {
+			if f, err := s.roll(g.last + 1); err == nil {
+				q.push(&group{roll: f})
+			}
 		}
 	}
 }
 
-// commit decides every request of a group against the index (including the requests
-// before it in the group), writes the accepted batches as frames with one write, syncs,
-// and then publishes them.
-func (s *Store) commit(group []*request) {
-	buf := s.buf[:0]
+// decide decides every request of g against the index (including the requests before it,
+// in this group and in groups not yet durable) and encodes the accepted batches as frames.
+// Accepted batches enter the index at once, past s.committed, so that later decisions see
+// them; readers never look past s.committed.
+func (s *Store) decide(g *group) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.failed != nil {
-		for _, r := range group {
+		for _, r := range g.reqs {
 			r.err = s.failed
 		}
-		s.mu.Unlock()
 		return
 	}
 	at := s.opts.Now().UTC()
 	if at.Before(s.lastTime) {
 		at = s.lastTime
 	}
-	next := s.committed + 1
+	s.lastTime = at
+	next := s.committed + ledger.Position(len(s.pending)) + 1
 	segIdx := uint32(len(s.segs) - 1)
-	var written []*request
-	for _, r := range group {
+	buf := make([]byte, 0, 4096)
+	for _, r := range g.reqs {
 		res, dup, err := logutil.CheckRetry(r.stream, r.expected, r.events, s.lookupLocked)
 		if err != nil || dup {
 			r.res, r.err = res, err
@@ -339,6 +416,7 @@ func (s *Store) commit(group []*request) {
 		}
 		frame := len(buf)
 		buf = append(buf, make([]byte, frameHeader)...)
+		r.res.Positions = make([]ledger.Position, 0, len(r.events))
 		for i, e := range r.events {
 			rec := ledger.Record{
 				ID: e.ID, Stream: r.stream, Version: current + ledger.Version(i) + 1, Position: next,
@@ -362,37 +440,113 @@ func (s *Store) commit(group []*request) {
 		payload := buf[frame+frameHeader:]
 		binary.BigEndian.PutUint32(buf[frame:], uint32(len(payload)))
 		binary.BigEndian.PutUint32(buf[frame+4:], crc32.Checksum(payload, castagnoli))
-		written = append(written, r)
 	}
-	s.mu.Unlock()
-	if len(buf) == 0 {
-		return
+	s.size += int64(len(buf))
+	g.buf = buf
+	g.last = next - 1
+}
+
+// syncInline makes g durable on the sequencer's own goroutine when nothing else is waiting:
+// no queued group, no waiting request and the syncer idle. A lone appender then pays for
+// one goroutine hand-off, as with a plain fsync-per-write log, not two. It reports whether
+// it did.
+func (s *Store) syncInline(q *syncQueue, g *group) bool {
+	q.mu.Lock()
+	if len(q.groups) > 0 || len(s.reqs) > 0 || !s.syncMu.TryLock() {
+		q.mu.Unlock()
+		return false
 	}
-	err := s.writeSync(buf)
+	q.mu.Unlock()
+	s.flush([]*group{g}, nil)
+	s.syncMu.Unlock()
+	return true
+}
+
+// syncer makes queued groups durable: it takes everything queued at once and flushes it.
+func (s *Store) syncer(q *syncQueue, done chan<- struct{}) {
+	defer close(done)
+	var groups []*group
+	var buf []byte
+	for {
+		s.syncMu.Lock()
+		var ok bool
+		if groups, ok = q.take(groups); !ok {
+			s.syncMu.Unlock()
+			return
+		}
+		if len(groups) > 0 {
+			buf = s.flush(groups, buf)
+		}
+		s.syncMu.Unlock()
+		if len(groups) == 0 {
+			<-q.kick
+		}
+	}
+}
+
+// flush writes groups in order — with one fsync per segment touched — then publishes them
+// and answers their requests. A failed write or fsync fails the store: those groups and
+// every group decided on top of them are answered with the error. It returns buf for reuse.
+// s.syncMu is held.
+func (s *Store) flush(groups []*group, buf []byte) []byte {
+	s.mu.RLock()
+	err := s.failed
+	s.mu.RUnlock()
+	last := ledger.Position(0)
+	buf = buf[:0]
+	for _, g := range groups {
+		if g.roll != nil {
+			if err == nil && len(buf) > 0 {
+				err = s.writeSync(buf)
+			}
+			buf = buf[:0]
+			s.active.Close()
+			s.active = g.roll
+			continue
+		}
+		if len(groups) == 1 {
+			buf = g.buf // no copy for a lone group
+		} else {
+			buf = append(buf, g.buf...)
+		}
+		if len(g.buf) > 0 {
+			last = g.last
+		}
+	}
+	if err == nil && len(buf) > 0 {
+		err = s.writeSync(buf)
+	}
 	s.mu.Lock()
 	if err != nil {
-		s.failed = fmt.Errorf("filestore: append failed, store is read-only until reopened: %w", err)
-		for _, r := range written {
-			r.res, r.err = ledger.AppendResult{}, s.failed
+		if s.failed == nil {
+			s.failed = fmt.Errorf("filestore: append failed, store is read-only until reopened: %w", err)
 		}
-	} else {
-		s.size += int64(len(buf))
-		s.committed = next - 1
-		s.lastTime = at
+		for _, g := range groups {
+			for _, r := range g.reqs {
+				if r.err == nil && !r.res.Duplicate {
+					r.res, r.err = ledger.AppendResult{}, s.failed
+				}
+			}
+		}
+	} else if last > 0 {
+		s.pending = s.pending[last-s.committed:]
+		s.committed = last
 	}
-	s.pending = s.pending[:0]
 	s.mu.Unlock()
-	if err == nil {
-		s.head.Set(next - 1)
-		// Duplicates answered from the pending group were durable only now; their result
-		// needs no change. Roll to a new segment when this one is full.
-		if s.size >= s.opts.SegmentBytes {
-			s.roll(next)
+	if err == nil && last > 0 {
+		s.head.Set(last)
+	}
+	// Duplicates found among records not yet durable are answered only now, after the
+	// fsync that covers them.
+	for _, g := range groups {
+		for _, r := range g.reqs {
+			close(r.done)
 		}
 	}
-	if cap(buf) <= 4<<20 {
-		s.buf = buf
+	if len(groups) == 1 || cap(buf) > 8<<20 {
+		return nil
 	}
+	return buf
 }
 
 func (s *Store) writeSync(buf []byte) error {
@@ -405,26 +559,26 @@ func (s *Store) writeSync(buf []byte) error {
 	return nil
 }
 
-// roll closes the active segment and starts a new one at position first.
-func (s *Store) roll(first ledger.Position) {
+// roll starts a new segment at position first for the groups decided from now on, and
+// returns its write handle for the syncer to switch to once the groups before are written.
+func (s *Store) roll(first ledger.Position) (*os.File, error) {
 	seg, f, err := createSegment(s.dir, first)
-	if err == nil {
-		err = s.addSegmentLocked(seg)
-	}
-	if err != nil {
-		s.mu.Lock()
-		s.failed = fmt.Errorf("filestore: start segment, store is read-only until reopened: %w", err)
-		s.mu.Unlock()
-		return
-	}
-	s.active.Close()
-	s.active, s.size = f, headerBytes
-}
-
-func (s *Store) addSegmentLocked(seg segment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.addSegment(seg)
+	if err == nil {
+		err = s.addSegment(seg)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		if s.failed == nil {
+			s.failed = fmt.Errorf("filestore: start segment, store is read-only until reopened: %w", err)
+		}
+		return nil, err
+	}
+	s.size = headerBytes
+	return f, nil
 }
 
 // lookupLocked finds a stored or pending record by event ID; s.mu is held.
@@ -434,7 +588,7 @@ func (s *Store) lookupLocked(id uuid.UUID) (ledger.Record, bool, error) {
 		return ledger.Record{}, false, nil
 	}
 	if p > s.committed {
-		return s.pending[p-s.committed-1], true, nil
+		return s.pending[p-s.committed-1], true, nil // decided, not yet durable
 	}
 	rec, err := s.readLocked(p)
 	return rec, err == nil, err
