@@ -37,7 +37,7 @@ const recordFormat byte = 1
 
 // AppendBinary appends the record's canonical binary encoding to buf and returns the
 // extended buffer. The encoding is every field in a fixed order (format byte, position,
-// stream, version, ID, type, schema version, recorded-at as Unix nanoseconds, data, the six
+// stream, version, ID, type, schema version, recorded-at as Unix nanoseconds, data, the seven
 // metadata strings, previous hash) followed by the 32-byte hash. Strings and byte slices are
 // prefixed with their uvarint length. The hash is SHA-256 over everything before it, so the
 // encoding is also what the chain covers; backends may store it as is.
@@ -57,7 +57,7 @@ func (r *Record) appendCanonical(buf []byte) []byte {
 	buf = binary.BigEndian.AppendUint64(buf, uint64(r.RecordedAt.UnixNano()))
 	buf = appendBytes(buf, r.Data)
 	m := &r.Metadata
-	for _, s := range [...]string{m.Actor, m.Role, m.CommandID, m.CausationID, m.CorrelationID, m.Reason} {
+	for _, s := range [...]string{m.Actor, m.Role, m.CommandID, m.CausationID, m.CorrelationID, m.Reason, m.CommandHash} {
 		buf = appendString(buf, s)
 	}
 	return append(buf, r.PrevHash[:]...)
@@ -106,7 +106,7 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	r.RecordedAt = time.Unix(0, int64(d.u64())).UTC()
 	r.Data = d.bytes()
 	m := &r.Metadata
-	for _, s := range [...]*string{&m.Actor, &m.Role, &m.CommandID, &m.CausationID, &m.CorrelationID, &m.Reason} {
+	for _, s := range [...]*string{&m.Actor, &m.Role, &m.CommandID, &m.CausationID, &m.CorrelationID, &m.Reason, &m.CommandHash} {
 		*s = d.string()
 	}
 	copy(r.PrevHash[:], d.take(len(r.PrevHash)))

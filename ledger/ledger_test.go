@@ -152,7 +152,7 @@ func record(p ledger.Position, stream string, v ledger.Version) ledger.Record {
 	return ledger.Record{
 		ID: ledger.NewEventID(), Stream: stream, Version: v, Position: p, Type: "A", SchemaVersion: 1,
 		RecordedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Data: json.RawMessage(`{"n":1}`),
-		Metadata: ledger.Metadata{Actor: "u", Role: "registrar", CommandID: "c", CausationID: "x", CorrelationID: "y", Reason: "z"},
+		Metadata: ledger.Metadata{Actor: "u", Role: "registrar", CommandID: "c", CausationID: "x", CorrelationID: "y", Reason: "z", CommandHash: "h"},
 	}
 }
 
@@ -168,6 +168,15 @@ func TestRecord_BinaryRoundTrip(t *testing.T) {
 		assert.Error(t, short.UnmarshalBinary(b[:n]), "truncated at %d", n)
 	}
 	assert.Error(t, got.UnmarshalBinary(append(b, 0)), "trailing bytes")
+	// A length written in a non-minimal varint (0x80 0x00 for 0) is refused: every record
+	// has exactly one encoding.
+	nonMinimal := ledger.Record{}
+	nonMinimal.RecordedAt = time.Unix(0, 0).UTC()
+	enc := nonMinimal.AppendBinary(nil)
+	at := 1 + 8 // format byte, position: the stream length comes next
+	require.Equal(t, byte(0), enc[at])
+	enc = append(enc[:at:at], append([]byte{0x80, 0x00}, enc[at+1:]...)...)
+	assert.ErrorContains(t, got.UnmarshalBinary(enc), "truncated")
 }
 
 // TestRecord_HashCoversEveryField changes each field in turn and checks the hash changes.
@@ -189,6 +198,7 @@ func TestRecord_HashCoversEveryField(t *testing.T) {
 		"causation_id":   func(r *ledger.Record) { r.Metadata.CausationID = "d" },
 		"correlation_id": func(r *ledger.Record) { r.Metadata.CorrelationID = "d" },
 		"reason":         func(r *ledger.Record) { r.Metadata.Reason = "d" },
+		"command_hash":   func(r *ledger.Record) { r.Metadata.CommandHash = "d" },
 		"prev_hash":      func(r *ledger.Record) { r.PrevHash[0]++ },
 		// Moving bytes between adjacent strings must change the hash too (length prefixes).
 		"field boundary": func(r *ledger.Record) { r.Metadata.Actor, r.Metadata.Role = "ur", "egistrar" },

@@ -64,11 +64,15 @@ type Metadata struct {
 	CausationID   string `json:"causation_id,omitempty"`
 	CorrelationID string `json:"correlation_id,omitempty"`
 	Reason        string `json:"reason,omitempty"`
+	// CommandHash is the SHA-256 (hex) of the command's canonical content, so that a
+	// command_id reused with other content is recognised, and an auditor can tie an event
+	// to the exact command that caused it.
+	CommandHash string `json:"command_hash,omitempty"`
 }
 
 // Size returns the bytes the metadata strings take (counted against EventBytesMax).
 func (m Metadata) Size() int {
-	return len(m.Actor) + len(m.Role) + len(m.CommandID) + len(m.CausationID) + len(m.CorrelationID) + len(m.Reason)
+	return len(m.Actor) + len(m.Role) + len(m.CommandID) + len(m.CausationID) + len(m.CorrelationID) + len(m.Reason) + len(m.CommandHash)
 }
 
 // Event is a fact proposed for appending. The caller chooses ID (a UUIDv7, see NewEventID)

@@ -1,0 +1,241 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"techledger/ledger"
+)
+
+// Log is what the handler needs of a ledger.Store.
+type Log interface {
+	Append(ctx context.Context, stream string, expected ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, from ledger.Version) iter.Seq2[ledger.Record, error]
+	ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error]
+}
+
+// Actor says who sends commands; it is recorded in every event's metadata.
+type Actor struct {
+	Name          string
+	Role          string
+	CorrelationID string // optional: ties the events of one request or import together
+}
+
+// Outcome statuses.
+const (
+	StatusApplied   = "applied"
+	StatusDuplicate = "duplicate"
+)
+
+// Outcome is the result of a command the ledger accepted.
+type Outcome struct {
+	Status     string            `json:"status"` // StatusApplied, or StatusDuplicate for a repeated command_id
+	CommandID  string            `json:"command_id"`
+	ContractID string            `json:"contract_id"`
+	Positions  []ledger.Position `json:"positions"` // of the events the command recorded (the original ones for a duplicate)
+}
+
+// Limits of the handler.
+const (
+	// RetriesMax bounds how often a command is decided again after losing a race for its
+	// contract's stream (a version conflict).
+	RetriesMax = 16
+	// ContractCacheMax bounds the folded contracts kept in memory.
+	ContractCacheMax = 500_000
+)
+
+// china is the zone business dates are in (UTC+8, no daylight saving time).
+var china = time.FixedZone("CST", 8*3600)
+
+// Handler applies commands to the ledger: it loads the contract by folding its stream,
+// decides, and appends with the expected version, retrying on a version conflict. Every
+// path that accepts commands (HTTP, import, CLI) goes through it, so every rule is enforced
+// once. It is safe for concurrent use.
+//
+// command_id is a permanent idempotency key: the handler keeps an index of every
+// command_id in the log (with the fingerprint of its content and its positions), built by
+// reading the log and kept current by reading what is new before each command, so it
+// survives restarts and sees other writers. The same key with the same content returns
+// the original outcome and appends nothing; with other content it is rejected.
+type Handler struct {
+	log Log
+	// Now gives the current time (for "today" in China); default time.Now.
+	Now func() time.Time
+	// NewCommandID generates a command_id for a command without one; default a UUIDv7.
+	NewCommandID func() string
+
+	inflight keyedMutex // one command per command_id at a time
+	useMu    sync.Mutex // use-right grants are decided one at a time (overlap checks span contracts)
+
+	idxMu sync.Mutex
+	idx   logIndex
+
+	cacheMu sync.Mutex
+	cache   map[string]Contract // contract_id -> folded state
+}
+
+// NewHandler returns a handler appending to log.
+func NewHandler(log Log) *Handler {
+	return &Handler{
+		log: log, Now: time.Now,
+		NewCommandID: func() string { return "gen-" + uuid.Must(uuid.NewV7()).String() },
+		inflight:     keyedMutex{m: map[string]*keyedEntry{}},
+		idx:          newLogIndex(),
+		cache:        map[string]Contract{},
+	}
+}
+
+// HandleJSON decodes one command and handles it.
+func (h *Handler) HandleJSON(ctx context.Context, b []byte, who Actor) (Outcome, error) {
+	cmd, err := Decode(b)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return h.Handle(ctx, cmd, who)
+}
+
+// Handle decides cmd and appends its events. It returns an *Error for a rejected command
+// (nothing appended) and a wrapped error for a failure of the log.
+func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, error) {
+	head := cmd.Head()
+	if head.CommandID == "" {
+		head.CommandID = h.NewCommandID()
+	} else if err := identifier("command_id", head.CommandID); err != nil {
+		return Outcome{}, err
+	}
+	fingerprint := Fingerprint(cmd)
+	unlock := h.inflight.lock(head.CommandID)
+	defer unlock()
+	if a, ok := cmd.(*AssignRights); ok && a.Right == ledger.RightUse {
+		h.useMu.Lock()
+		defer h.useMu.Unlock()
+	}
+	if err := h.catchUp(ctx); err != nil {
+		return Outcome{}, err
+	}
+	if prior, ok := h.commandEntry(head.CommandID); ok {
+		if prior.fingerprint != fingerprint {
+			return Outcome{}, reject(CodeConflict, "command_id", "%s was already used for another command (at position %d); a command_id is a permanent idempotency key", head.CommandID, prior.positions[0])
+		}
+		return Outcome{Status: StatusDuplicate, CommandID: head.CommandID, ContractID: prior.contractID, Positions: prior.positions}, nil
+	}
+	stream := ledger.ContractStream(cmd.Contract())
+	for range RetriesMax {
+		c, err := h.load(ctx, cmd.Contract())
+		if err != nil {
+			return Outcome{}, err
+		}
+		env := Env{Today: ledger.DateOf(h.Now().In(china))}
+		if _, ok := cmd.(*AssignRights); ok && c.AchievementID != "" {
+			env.Grants = h.grants(c.AchievementID)
+		}
+		evs, err := Decide(c, cmd, env)
+		if err != nil {
+			return Outcome{}, err
+		}
+		meta := ledger.Metadata{Actor: who.Name, Role: who.Role, CommandID: head.CommandID, CommandHash: fingerprint, CorrelationID: who.CorrelationID}
+		switch cmd := cmd.(type) {
+		case *AmendContract:
+			meta.Reason = cmd.Reason
+		case *RevokeContract:
+			meta.Reason = cmd.Reason
+		}
+		events := make([]ledger.Event, len(evs))
+		for i, ev := range evs {
+			if events[i], err = ledger.Encode(ev, meta); err != nil {
+				return Outcome{}, err
+			}
+		}
+		res, err := h.log.Append(ctx, stream, ledger.Exactly(c.Version), events...)
+		if errors.Is(err, ledger.ErrWrongVersion) {
+			continue // another command got there first: reload and decide again
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("append %s: %w", stream, err)
+		}
+		h.remember(c, res, evs)
+		return Outcome{Status: StatusApplied, CommandID: head.CommandID, ContractID: cmd.Contract(), Positions: res.Positions}, nil
+	}
+	return Outcome{}, reject(CodeConflict, "contract_id", "contract %s is changing too fast: %d attempts lost to concurrent commands; retry", cmd.Contract(), RetriesMax)
+}
+
+// load returns the contract folded up to the end of its stream, starting from the cached
+// state and reading only what is newer.
+func (h *Handler) load(ctx context.Context, contractID string) (Contract, error) {
+	h.cacheMu.Lock()
+	c := h.cache[contractID]
+	h.cacheMu.Unlock()
+	c, err := Fold(c, h.log.ReadStream(ctx, ledger.ContractStream(contractID), c.Version+1))
+	if err != nil {
+		return Contract{}, fmt.Errorf("load contract %s: %w", clip(contractID), err)
+	}
+	if c.Registered {
+		h.store(c)
+	}
+	return c, nil
+}
+
+// remember caches the contract as it stands after an append.
+func (h *Handler) remember(c Contract, res ledger.AppendResult, evs []ledger.DomainEvent) {
+	v := res.Version - ledger.Version(len(evs))
+	for _, ev := range evs {
+		v++
+		var err error
+		if c, err = c.Apply(v, ev); err != nil {
+			panic(fmt.Sprintf("commands: event just decided does not apply: %v", err)) // Decide and Apply disagree: a bug
+		}
+	}
+	h.store(c)
+}
+
+func (h *Handler) store(c Contract) {
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	if old, ok := h.cache[c.ID]; ok && old.Version >= c.Version {
+		return
+	}
+	if len(h.cache) >= ContractCacheMax {
+		for k := range h.cache { // evict an arbitrary entry; a miss only costs a re-fold
+			delete(h.cache, k)
+			break
+		}
+	}
+	h.cache[c.ID] = c
+}
+
+// keyedMutex serialises work per key.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
