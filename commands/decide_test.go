@@ -165,7 +165,9 @@ func TestDecide_Register(t *testing.T) {
 			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Len(t, evs, 1) }},
 		{name: "rejects tech_amount above amount", cmd: with(registerJSON, map[string]any{"tech_amount": "1200000.01"}), code: CodeInvalid, field: "tech_amount", rule: "1200000.01 exceeds amount 1200000.00"},
 		{name: "accepts tech_amount equal to amount and zero", cmd: with(registerJSON, map[string]any{"tech_amount": "0", "amount": "0.00"}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.True(t, evs[0].(*ledger.ContractRegistered).TechAmount.IsZero()) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.True(t, evs[0].(*ledger.ContractRegistered).TechAmount.IsZero())
+			}},
 		{name: "rejects a negative amount", cmd: with(registerJSON, map[string]any{"amount": "-1.00"}), code: CodeInvalid, field: "amount", rule: "must not be negative"},
 		{name: "rejects three decimal places", cmd: with(registerJSON, map[string]any{"amount": "1200000.001"}), code: CodeInvalid, field: "amount", rule: "more than 2 decimal places"},
 		{name: "rejects an exponent", cmd: with(registerJSON, map[string]any{"amount": "1.2e6"}), code: CodeInvalid, field: "amount", rule: "not a decimal amount"},
@@ -174,20 +176,28 @@ func TestDecide_Register(t *testing.T) {
 		{name: "requires a seller", cmd: with(registerJSON, map[string]any{"seller": nil}), code: CodeInvalid, field: "seller", rule: "is required"},
 		{name: "rejects a USCC with a wrong check character", cmd: with(registerJSON, map[string]any{"seller": party("12140000405000025Y", "university", "140100")}), code: CodeInvalid, field: "seller.id", rule: "unified social credit code"},
 		{name: "takes an individual's id as opaque", cmd: with(registerJSON, map[string]any{"seller": party("1401**********1234", "individual", "140100")}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Equal(t, "individual", evs[0].(*ledger.ContractRegistered).Seller.Kind) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.Equal(t, "individual", evs[0].(*ledger.ContractRegistered).Seller.Kind)
+			}},
 		{name: "takes a party abroad without a USCC", cmd: with(registerJSON, map[string]any{"buyer": party("DE-HRB-12345", "foreign_enterprise", "999999")}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Equal(t, "999999", evs[0].(*ledger.ContractRegistered).Buyer.Region) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.Equal(t, "999999", evs[0].(*ledger.ContractRegistered).Buyer.Region)
+			}},
 		{name: "rejects an unknown party kind", cmd: with(registerJSON, map[string]any{"buyer": party("91140400234567819D", "company", "140400")}), code: CodeInvalid, field: "buyer.kind", rule: "not a party kind"},
 		{name: "rejects an unknown region", cmd: with(registerJSON, map[string]any{"buyer": party("91140400234567819D", "enterprise", "149900")}), code: CodeInvalid, field: "buyer.region"},
 		{name: "rejects a retired Shanxi county code", cmd: with(registerJSON, map[string]any{"buyer": party("91140400234567819D", "enterprise", "140421")}), code: CodeInvalid, field: "buyer.region"},
 		{name: "accepts another province by prefix", cmd: with(registerJSON, map[string]any{"buyer": party("91140400234567819D", "enterprise", "110108")}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Equal(t, "110108", evs[0].(*ledger.ContractRegistered).Buyer.Region) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.Equal(t, "110108", evs[0].(*ledger.ContractRegistered).Buyer.Region)
+			}},
 		{name: "rejects a contract with itself", cmd: with(registerJSON, map[string]any{"buyer": party("12140000405000025X", "university", "140100")}), code: CodeInvalid, field: "buyer.id", rule: "also the seller"},
 		{name: "checks the intermediary", cmd: with(registerJSON, map[string]any{"intermediary": party("", "enterprise", "140100")}), code: CodeInvalid, field: "intermediary.id", rule: "is required"},
 		{name: "rejects an unknown IP type", cmd: with(registerJSON, map[string]any{"ip_types": []string{"patent", "trademark"}}), code: CodeInvalid, field: "ip_types[1]", rule: "not an IP type"},
 		{name: "rejects an IP type listed twice", cmd: with(registerJSON, map[string]any{"ip_types": []string{"patent", "patent"}}), code: CodeInvalid, field: "ip_types[1]", rule: "listed twice"},
 		{name: "records no IP as an empty list", cmd: with(registerJSON, map[string]any{"ip_types": nil}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Equal(t, []string{}, evs[0].(*ledger.ContractRegistered).IPTypes) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.Equal(t, []string{}, evs[0].(*ledger.ContractRegistered).IPTypes)
+			}},
 		{name: "rejects a command_id with spaces", cmd: with(registerJSON, map[string]any{"command_id": "c 1"}), code: CodeInvalid, field: "command_id", rule: "spaces"},
 	})
 }
@@ -235,11 +245,15 @@ func TestDecide_AssignRights(t *testing.T) {
 			cmd: with(proceedsJSON, map[string]any{"right": "ownership", "holders": []map[string]any{
 				{"id": "12140000405000025X", "name": "太原理工大学", "kind": "institution", "share": "0.3"},
 				{"id": "TEAM-1", "name": "研究团队", "kind": "researcher", "institution": "太原理工大学", "share": "0.7"}}}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Equal(t, "ownership", evs[0].(*ledger.RightsAssigned).Right) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.Equal(t, "ownership", evs[0].(*ledger.RightsAssigned).Right)
+			}},
 		{name: "rejects shares summing below 1", given: []ledger.DomainEvent{reg}, cmd: with(proceedsJSON, map[string]any{"holders": holders("0.5", "0.4999")}), code: CodeInvalid, field: "holders", rule: "sum to 0.9999, not exactly 1"},
 		{name: "rejects shares summing above 1", given: []ledger.DomainEvent{reg}, cmd: with(proceedsJSON, map[string]any{"holders": holders("0.5", "0.5001")}), code: CodeInvalid, field: "holders", rule: "not exactly 1"},
 		{name: "accepts four places summing to 1", given: []ledger.DomainEvent{reg}, cmd: with(proceedsJSON, map[string]any{"holders": holders("0.3333", "0.3333", "0.3334")}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Len(t, evs[0].(*ledger.RightsAssigned).Holders, 3) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.Len(t, evs[0].(*ledger.RightsAssigned).Holders, 3)
+			}},
 		{name: "rejects five decimal places", given: []ledger.DomainEvent{reg}, cmd: with(proceedsJSON, map[string]any{"holders": holders("0.33333", "0.66667")}), code: CodeInvalid, field: "holders[0].share", rule: "more than 4 decimal places"},
 		{name: "rejects a zero share", given: []ledger.DomainEvent{reg}, cmd: with(proceedsJSON, map[string]any{"holders": holders("0", "1")}), code: CodeInvalid, field: "holders[0].share", rule: "not in (0, 1]"},
 		{name: "rejects a share above 1", given: []ledger.DomainEvent{reg}, cmd: with(proceedsJSON, map[string]any{"holders": holders("1.5")}), code: CodeInvalid, field: "holders[0].share", rule: "not in (0, 1]"},
@@ -310,7 +324,9 @@ func TestDecide_RecordPayment(t *testing.T) {
 		{name: "rejects a payment_id used before", given: []ledger.DomainEvent{reg, paid600k}, cmd: payment, code: CodeConflict, field: "payment_id", rule: "already recorded"},
 		{name: "rejects costs above the amount", given: []ledger.DomainEvent{reg}, cmd: with(payment, map[string]any{"costs": "600000.01"}), code: CodeInvalid, field: "costs", rule: "exceeds amount 600000.00"},
 		{name: "takes missing costs as zero", given: []ledger.DomainEvent{reg}, cmd: with(payment, map[string]any{"costs": nil}),
-			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.True(t, evs[0].(*ledger.PaymentRecorded).Costs.IsZero()) }},
+			check: func(t *testing.T, evs []ledger.DomainEvent) {
+				assert.True(t, evs[0].(*ledger.PaymentRecorded).Costs.IsZero())
+			}},
 		{name: "rejects a zero payment", given: []ledger.DomainEvent{reg}, cmd: with(payment, map[string]any{"amount": "0.00", "costs": "0.00"}), code: CodeInvalid, field: "amount", rule: "greater than 0"},
 		{name: "rejects a payment before signing", given: []ledger.DomainEvent{reg}, cmd: with(payment, map[string]any{"paid_on": "2023-02-28"}), code: CodeInvalid, field: "paid_on", rule: "before the contract was signed"},
 		{name: "rejects a payment in the future", given: []ledger.DomainEvent{reg}, cmd: with(payment, map[string]any{"paid_on": "2026-11-26"}), code: CodeInvalid, field: "paid_on", rule: "in the future"},
