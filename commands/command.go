@@ -177,6 +177,7 @@ func Decode(b []byte) (Command, error) {
 	var head struct {
 		Command *string `json:"command"`
 	}
+	// json.Unmarshal checks the whole input first: anything after the object is refused.
 	if err := json.Unmarshal(b, &head); err != nil {
 		return nil, jsonError(err)
 	}
@@ -192,9 +193,6 @@ func Decode(b []byte) (Command, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cmd); err != nil {
 		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, reject(CodeMalformed, "", "trailing data after the command object")
 	}
 	return cmd, nil
 }
