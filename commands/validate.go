@@ -159,7 +159,7 @@ func party(field string, p *ledger.Party, required bool) *Error {
 	}
 	if p.Kind != "individual" && !usccExempt(p.Region) {
 		if err := ValidUSCC(p.ID); err != nil {
-			return invalidf(field+".id", "not a valid unified social credit code: %v", err)
+			return invalidf(field+".id", "%v", err)
 		}
 	}
 	return nil
