@@ -36,7 +36,15 @@ func DateOf(t time.Time) Date {
 }
 
 // String formats d as "YYYY-MM-DD".
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+func (d Date) String() string { return string(d.appendText(make([]byte, 0, 10))) }
+
+// appendText appends "YYYY-MM-DD" (years 0..9999) without going through fmt: dates are
+// formatted for every event encoded.
+func (d Date) appendText(b []byte) []byte {
+	y, m := d.Year, int(d.Month)
+	return append(b, byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10%10), byte('0'+m%10), '-', byte('0'+d.Day/10%10), byte('0'+d.Day%10))
+}
 
 // IsZero reports whether d is the zero Date.
 func (d Date) IsZero() bool { return d == Date{} }
@@ -77,7 +85,7 @@ func (d Date) MarshalText() ([]byte, error) {
 	if d.IsZero() {
 		return nil, fmt.Errorf("date: zero date cannot be encoded")
 	}
-	return []byte(d.String()), nil
+	return d.appendText(make([]byte, 0, 10)), nil
 }
 
 // UnmarshalText decodes "YYYY-MM-DD".

@@ -1,16 +1,14 @@
 package filestore_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"techledger/internal/rawlog"
 	"techledger/ledger"
 	"techledger/ledger/filestore"
 )
@@ -28,69 +26,13 @@ func benchEvent() ledger.Event {
 		Metadata: ledger.Metadata{Actor: "registrar-1", Role: "registrar", CommandID: "c-0004"}}
 }
 
-// rawLog is the baseline: framed appends to a plain file, made durable by a single writer
-// goroutine that fsyncs once per group of waiting appends (group) or once per record.
-type rawLog struct {
-	f    *os.File
-	reqs chan *rawReq
-	done chan struct{}
-}
-
-type rawReq struct {
-	data []byte
-	err  error
-	ch   chan struct{}
-}
-
-func newRawLog(b *testing.B, group bool) *rawLog {
-	f, err := os.Create(filepath.Join(b.TempDir(), "raw.log"))
+func newRawLog(b *testing.B, group bool) *rawlog.Log {
+	l, err := rawlog.Open(filepath.Join(b.TempDir(), "raw.log"), group)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := &rawLog{f: f, reqs: make(chan *rawReq, 1024), done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		var buf []byte
-		batch := make([]*rawReq, 0, 1024)
-		for r := range l.reqs {
-			batch = append(batch[:0], r)
-		drain:
-			for group && len(batch) < 1024 {
-				select {
-				case r2, ok := <-l.reqs:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r2)
-				default:
-					break drain
-				}
-			}
-			buf = buf[:0]
-			for _, r := range batch {
-				buf = binary.BigEndian.AppendUint32(buf, uint32(len(r.data)))
-				buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(r.data, crc32.MakeTable(crc32.Castagnoli)))
-				buf = append(buf, r.data...)
-			}
-			_, err := f.Write(buf)
-			if err == nil {
-				err = f.Sync()
-			}
-			for _, r := range batch {
-				r.err = err
-				close(r.ch)
-			}
-		}
-	}()
-	b.Cleanup(func() { close(l.reqs); <-l.done; f.Close() })
+	b.Cleanup(func() { l.Close() })
 	return l
-}
-
-func (l *rawLog) append(data []byte) error {
-	r := &rawReq{data: data, ch: make(chan struct{})}
-	l.reqs <- r
-	<-r.ch
-	return r.err
 }
 
 // runConcurrent runs b.N appends spread over n goroutines.
@@ -132,7 +74,7 @@ func BenchmarkAppend_Concurrent64(b *testing.B) {
 	})
 	b.Run("raw-group-commit", func(b *testing.B) {
 		l := newRawLog(b, true)
-		runConcurrent(b, appenders, func(int64) error { return l.append(benchRecordBytes) })
+		runConcurrent(b, appenders, func(int64) error { return l.Append(benchRecordBytes) })
 	})
 }
 
@@ -147,7 +89,7 @@ func BenchmarkAppend_Single(b *testing.B) {
 	})
 	b.Run("raw-fsync-per-record", func(b *testing.B) {
 		l := newRawLog(b, false)
-		runConcurrent(b, 1, func(int64) error { return l.append(benchRecordBytes) })
+		runConcurrent(b, 1, func(int64) error { return l.Append(benchRecordBytes) })
 	})
 }
 

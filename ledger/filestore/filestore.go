@@ -100,13 +100,15 @@ type Store struct {
 	locs      []loc // locs[p-1] for position p; includes the group being committed
 	streams   map[string][]ledger.Position
 	ids       map[uuid.UUID]ledger.Position
-	committed ledger.Position
+	committed ledger.Position // last durable position
 	pending   []ledger.Record // decided records past committed, in position order
 	lastHash  ledger.Hash
 	lastTime  time.Time
 	failed    error
 
-	size int64 // bytes in the active segment once every decided group is written (writer only)
+	// Owned by the writer goroutine (after Open): it alone changes them.
+	size    int64           // bytes in the active segment once every decided group is written
+	decided ledger.Position // last position decided (durable or on its way)
 
 	syncMu sync.Mutex // held by whichever goroutine is writing and syncing (see syncInline)
 	active *os.File   // the segment being written; guarded by syncMu after Open
@@ -140,6 +142,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("filestore: open %s: %w", dir, err)
 	}
 	s.head.Set(s.committed)
+	s.decided = s.committed
 	go s.writer()
 	return s, nil
 }
@@ -387,24 +390,38 @@ func (s *Store) writer() {
 // Accepted batches enter the index at once, past s.committed, so that later decisions see
 // them; readers never look past s.committed.
 func (s *Store) decide(g *group) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failed != nil {
+	s.mu.RLock()
+	failed := s.failed
+	s.mu.RUnlock()
+	if failed != nil {
 		for _, r := range g.reqs {
-			r.err = s.failed
+			r.err = failed
 		}
 		return
 	}
+	// The writer goroutine is the only one that changes the index (streams, ids, locs,
+	// pending) and the chain state (decided, lastHash, lastTime, size), so it reads them
+	// without a lock and takes the lock only to publish its changes to readers. Hashing
+	// and encoding run outside the lock.
 	at := s.opts.Now().UTC()
 	if at.Before(s.lastTime) {
 		at = s.lastTime
 	}
 	s.lastTime = at
-	next := s.committed + ledger.Position(len(s.pending)) + 1
+	next := s.decided + 1
 	segIdx := uint32(len(s.segs) - 1)
-	buf := make([]byte, 0, 4096)
+	size := 0
 	for _, r := range g.reqs {
-		res, dup, err := logutil.CheckRetry(r.stream, r.expected, r.events, s.lookupLocked)
+		size += frameHeader
+		for _, e := range r.events {
+			size += recordPrefix + recordOverheadBytes + len(r.stream) + len(e.Type) + len(e.Data) + e.Metadata.Size()
+		}
+	}
+	buf := getBuf(size)
+	var recs []ledger.Record
+	var locs []loc
+	for _, r := range g.reqs {
+		res, dup, err := logutil.CheckRetry(r.stream, r.expected, r.events, s.lookup)
 		if err != nil || dup {
 			r.res, r.err = res, err
 			continue
@@ -417,6 +434,7 @@ func (s *Store) decide(g *group) {
 		frame := len(buf)
 		buf = append(buf, make([]byte, frameHeader)...)
 		r.res.Positions = make([]ledger.Position, 0, len(r.events))
+		recs, locs = recs[:0], locs[:0]
 		for i, e := range r.events {
 			rec := ledger.Record{
 				ID: e.ID, Stream: r.stream, Version: current + ledger.Version(i) + 1, Position: next,
@@ -428,10 +446,8 @@ func (s *Store) decide(g *group) {
 			buf = rec.AppendBinary(buf)
 			n := len(buf) - start - recordPrefix
 			binary.BigEndian.PutUint32(buf[start:], uint32(n))
-			s.locs = append(s.locs, loc{seg: segIdx, off: s.size + int64(start+recordPrefix), n: uint32(n)})
-			s.streams[r.stream] = append(s.streams[r.stream], next)
-			s.ids[e.ID] = next
-			s.pending = append(s.pending, rec)
+			recs = append(recs, rec)
+			locs = append(locs, loc{seg: segIdx, off: s.size + int64(start+recordPrefix), n: uint32(n)})
 			s.lastHash = rec.Hash
 			r.res.Positions = append(r.res.Positions, next)
 			r.res.Version = rec.Version
@@ -440,8 +456,17 @@ func (s *Store) decide(g *group) {
 		payload := buf[frame+frameHeader:]
 		binary.BigEndian.PutUint32(buf[frame:], uint32(len(payload)))
 		binary.BigEndian.PutUint32(buf[frame+4:], crc32.Checksum(payload, castagnoli))
+		s.mu.Lock()
+		s.locs = append(s.locs, locs...)
+		for _, rec := range recs {
+			s.streams[r.stream] = append(s.streams[r.stream], rec.Position)
+			s.ids[rec.ID] = rec.Position
+		}
+		s.pending = append(s.pending, recs...)
+		s.mu.Unlock()
 	}
 	s.size += int64(len(buf))
+	s.decided = next - 1
 	g.buf = buf
 	g.last = next - 1
 }
@@ -508,6 +533,7 @@ func (s *Store) flush(groups []*group, buf []byte) []byte {
 			buf = g.buf // no copy for a lone group
 		} else {
 			buf = append(buf, g.buf...)
+			putBuf(g.buf)
 		}
 		if len(g.buf) > 0 {
 			last = g.last
@@ -543,10 +569,36 @@ func (s *Store) flush(groups []*group, buf []byte) []byte {
 			close(r.done)
 		}
 	}
-	if len(groups) == 1 || cap(buf) > 8<<20 {
+	if len(groups) == 1 {
+		putBuf(buf)
+		return nil
+	}
+	if cap(buf) > 8<<20 {
 		return nil
 	}
 	return buf
+}
+
+// recordOverheadBytes is an upper bound on a record's encoding beyond its strings and data:
+// fixed fields, hashes and length prefixes.
+const recordOverheadBytes = 1 + 8 + 8 + 16 + 2 + 8 + 2*32 + 11*binary.MaxVarintLen32
+
+// bufPool recycles group buffers: deciding a group encodes into one, flushing returns it.
+var bufPool sync.Pool
+
+func getBuf(n int) []byte {
+	if p, ok := bufPool.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > 4<<20 {
+		return
+	}
+	b = b[:0]
+	bufPool.Put(&b)
 }
 
 func (s *Store) writeSync(buf []byte) error {
@@ -581,23 +633,25 @@ func (s *Store) roll(first ledger.Position) (*os.File, error) {
 	return f, nil
 }
 
-// lookupLocked finds a stored or pending record by event ID; s.mu is held.
-func (s *Store) lookupLocked(id uuid.UUID) (ledger.Record, bool, error) {
+// lookup finds a stored or decided record by event ID. Only the writer goroutine calls it:
+// it reads ids without the lock (it is their only writer) and takes the lock for what the
+// syncer changes.
+func (s *Store) lookup(id uuid.UUID) (ledger.Record, bool, error) {
 	p, ok := s.ids[id]
 	if !ok {
 		return ledger.Record{}, false, nil
 	}
+	s.mu.RLock()
 	if p > s.committed {
-		return s.pending[p-s.committed-1], true, nil // decided, not yet durable
+		rec := s.pending[p-s.committed-1] // decided, not yet durable
+		s.mu.RUnlock()
+		return rec, true, nil
 	}
-	rec, err := s.readLocked(p)
-	return rec, err == nil, err
-}
-
-// readLocked reads the committed record at p; s.mu is held (for reading at least).
-func (s *Store) readLocked(p ledger.Position) (ledger.Record, error) {
 	l := s.locs[p-1]
-	return readRecord(s.segs[l.seg], l, p)
+	seg := s.segs[l.seg]
+	s.mu.RUnlock()
+	rec, err := readRecord(seg, l, p)
+	return rec, err == nil, err
 }
 
 func readRecord(seg segment, l loc, p ledger.Position) (ledger.Record, error) {
