@@ -174,6 +174,20 @@ func Decode(b []byte) (Command, error) {
 	if len(b) > CommandBytesMax {
 		return nil, reject(CodeMalformed, "", "command of %d bytes exceeds CommandBytesMax (%d)", len(b), CommandBytesMax)
 	}
+	// Fast path: commands as clients usually write them carry `"command":"<name>"` near
+	// the start; guess the type from it and decode once. The guess is checked: the strict
+	// decode must succeed and yield that very name, and the input must end after the
+	// object; otherwise the slow path below decides.
+	if name := sniffName(b); name != "" {
+		if mk, ok := constructors[name]; ok {
+			cmd := mk()
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if dec.Decode(cmd) == nil && cmd.CommandName() == name && onlySpace(b[dec.InputOffset():]) {
+				return cmd, nil
+			}
+		}
+	}
 	var head struct {
 		Command *string `json:"command"`
 	}
@@ -196,6 +210,23 @@ func Decode(b []byte) (Command, error) {
 	}
 	return cmd, nil
 }
+
+// sniffName returns the value of the first `"command":"` in b, or "".
+func sniffName(b []byte) string {
+	const key = `"command":"`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 || i > 64 {
+		return ""
+	}
+	rest := b[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || j > 32 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+func onlySpace(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
 
 // jsonError turns an encoding/json error into an *Error naming the field.
 func jsonError(err error) *Error {

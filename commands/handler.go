@@ -18,6 +18,7 @@ type Log interface {
 	Append(ctx context.Context, stream string, expected ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error)
 	ReadStream(ctx context.Context, stream string, from ledger.Version) iter.Seq2[ledger.Record, error]
 	ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error]
+	Head(ctx context.Context) (ledger.Position, error)
 }
 
 // Actor says who sends commands; it is recorded in every event's metadata.
@@ -158,6 +159,9 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		}
 		if err != nil {
 			return Outcome{}, fmt.Errorf("append %s: %w", stream, err)
+		}
+		if !res.Duplicate {
+			h.appended(res.Positions, meta, cmd.Contract(), evs)
 		}
 		h.remember(c, res, evs)
 		return Outcome{Status: StatusApplied, CommandID: head.CommandID, ContractID: cmd.Contract(), Positions: res.Positions}, nil

@@ -77,3 +77,30 @@ func compact(tb testing.TB, s string) string {
 	require.NoError(tb, json.Compact(&b, []byte(s)))
 	return b.String()
 }
+
+// TestImport_Sample imports the committed sample (testdata/sample.ndjson, made by
+// internal/sample): every line of a realistic stream must be accepted, and importing it
+// again must append nothing.
+func TestImport_Sample(t *testing.T) {
+	f, err := os.Open("../testdata/sample.ndjson")
+	require.NoError(t, err)
+	defer f.Close()
+	s := memstore.New()
+	h := newHandler(s)
+	sum, err := commands.Import(ctx, f, h, registrar, nil)
+	require.NoError(t, err)
+	for _, e := range sum.Errors {
+		t.Errorf("%v", e)
+	}
+	assert.Equal(t, 0, sum.Rejected)
+	assert.Greater(t, sum.Applied, 6000)
+	assert.Equal(t, ledger.Position(sum.Applied), head(t, s))
+
+	_, err = f.Seek(0, 0)
+	require.NoError(t, err)
+	again, err := commands.Import(ctx, f, h, registrar, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, again.Applied)
+	assert.Equal(t, sum.Applied, again.Duplicates)
+	assert.Equal(t, ledger.Position(sum.Applied), head(t, s))
+}

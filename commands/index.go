@@ -9,11 +9,21 @@ import (
 
 // logIndex is what the handler knows of the whole log beyond single contracts: every
 // command_id recorded, and the exclusive and sole use grants in force per achievement.
+// It covers positions 1..checkpoint exactly. Events this handler appended itself past the
+// checkpoint wait in ahead (they are known without reading them back); catching up reads
+// from the log only the positions other writers appended.
 type logIndex struct {
-	checkpoint ledger.Position // last position read
+	checkpoint ledger.Position
+	ahead      map[ledger.Position]entry
 	commands   map[string]*commandEntry
 	grants     map[string][]UseGrant // achievement_id -> exclusive/sole grants of contracts not revoked
 	achieves   map[string]string     // contract_id -> achievement_id, for contracts with grants
+}
+
+// entry is what the index needs of one record.
+type entry struct {
+	commandID, fingerprint, contractID string
+	event                              ledger.DomainEvent // only RightsAssigned and ContractRevoked; else nil
 }
 
 type commandEntry struct {
@@ -23,61 +33,112 @@ type commandEntry struct {
 }
 
 func newLogIndex() logIndex {
-	return logIndex{commands: map[string]*commandEntry{}, grants: map[string][]UseGrant{}, achieves: map[string]string{}}
+	return logIndex{ahead: map[ledger.Position]entry{}, commands: map[string]*commandEntry{}, grants: map[string][]UseGrant{}, achieves: map[string]string{}}
 }
 
-// catchUp reads the log from the index's checkpoint to its head.
+// catchUp brings the index up to the log's head.
 func (h *Handler) catchUp(ctx context.Context) error {
 	h.idxMu.Lock()
 	defer h.idxMu.Unlock()
-	for rec, err := range h.log.ReadAll(ctx, h.idx.checkpoint+1) {
-		if err != nil {
-			return fmt.Errorf("read log index: %w", err)
+	head, err := h.log.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read log head: %w", err)
+	}
+	x := &h.idx
+	for x.checkpoint < head {
+		if e, ok := x.ahead[x.checkpoint+1]; ok {
+			delete(x.ahead, x.checkpoint+1)
+			x.add(x.checkpoint+1, e)
+			continue
 		}
-		if err := h.idx.add(&rec); err != nil {
-			return err
+		// Read what others appended, up to the next position this handler knows.
+		for rec, err := range h.log.ReadAll(ctx, x.checkpoint+1) {
+			if err != nil {
+				return fmt.Errorf("read log index: %w", err)
+			}
+			if _, ok := x.ahead[rec.Position]; ok || rec.Position > head {
+				break
+			}
+			e, err := entryOf(&rec)
+			if err != nil {
+				return err
+			}
+			x.add(rec.Position, e)
 		}
 	}
 	return nil
 }
 
-func (x *logIndex) add(rec *ledger.Record) error {
-	x.checkpoint = rec.Position
-	if id := rec.Metadata.CommandID; id != "" {
-		e := x.commands[id]
-		if e == nil {
-			e = &commandEntry{fingerprint: rec.Metadata.CommandHash, contractID: contractOf(rec.Stream)}
-			x.commands[id] = e
+// appended records events this handler appended at positions.
+func (h *Handler) appended(positions []ledger.Position, meta ledger.Metadata, contractID string, evs []ledger.DomainEvent) {
+	h.idxMu.Lock()
+	defer h.idxMu.Unlock()
+	x := &h.idx
+	for i, p := range positions {
+		e := entry{commandID: meta.CommandID, fingerprint: meta.CommandHash, contractID: contractID}
+		switch evs[i].(type) {
+		case *ledger.RightsAssigned, *ledger.ContractRevoked:
+			e.event = evs[i]
 		}
-		e.positions = append(e.positions, rec.Position)
+		switch {
+		case p == x.checkpoint+1:
+			x.add(p, e)
+		case p > x.checkpoint:
+			x.ahead[p] = e
+		}
 	}
-	switch rec.Type {
-	case ledger.TypeRightsAssigned:
+	for e, ok := x.ahead[x.checkpoint+1]; ok; e, ok = x.ahead[x.checkpoint+1] {
+		delete(x.ahead, x.checkpoint+1)
+		x.add(x.checkpoint+1, e)
+	}
+}
+
+func entryOf(rec *ledger.Record) (entry, error) {
+	e := entry{commandID: rec.Metadata.CommandID, fingerprint: rec.Metadata.CommandHash, contractID: contractOf(rec.Stream)}
+	if rec.Type == ledger.TypeRightsAssigned || rec.Type == ledger.TypeContractRevoked {
 		ev, err := ledger.DecodeRecord(rec)
 		if err != nil {
-			return fmt.Errorf("read log index: %w", err)
+			return e, fmt.Errorf("read log index: %w", err)
 		}
-		ra := ev.(*ledger.RightsAssigned)
-		if ra.Right != ledger.RightUse || ra.Exclusivity == "ordinary" || ra.Term == nil || ra.AchievementID == "" {
-			return nil
+		e.event = ev
+	}
+	return e, nil
+}
+
+// add indexes the record at position p, which must be checkpoint+1.
+func (x *logIndex) add(p ledger.Position, e entry) {
+	if p != x.checkpoint+1 {
+		panic(fmt.Sprintf("commands: index at %d given position %d", x.checkpoint, p))
+	}
+	x.checkpoint = p
+	if e.commandID != "" {
+		c := x.commands[e.commandID]
+		if c == nil {
+			c = &commandEntry{fingerprint: e.fingerprint, contractID: e.contractID}
+			x.commands[e.commandID] = c
 		}
-		x.grants[ra.AchievementID] = append(x.grants[ra.AchievementID], UseGrant{ContractID: ra.ContractID, Exclusivity: ra.Exclusivity, Term: *ra.Term})
-		x.achieves[ra.ContractID] = ra.AchievementID
-	case ledger.TypeContractRevoked:
+		c.positions = append(c.positions, p)
+	}
+	switch ev := e.event.(type) {
+	case *ledger.RightsAssigned:
+		if ev.Right != ledger.RightUse || ev.Exclusivity == "ordinary" || ev.Term == nil || ev.AchievementID == "" {
+			return
+		}
+		x.grants[ev.AchievementID] = append(x.grants[ev.AchievementID], UseGrant{ContractID: ev.ContractID, Exclusivity: ev.Exclusivity, Term: *ev.Term})
+		x.achieves[ev.ContractID] = ev.AchievementID
+	case *ledger.ContractRevoked:
 		// A revoked registration's grants no longer block others.
-		id := contractOf(rec.Stream)
-		if a, ok := x.achieves[id]; ok {
+		if a, ok := x.achieves[ev.ContractID]; ok {
 			kept := x.grants[a][:0:0]
 			for _, g := range x.grants[a] {
-				if g.ContractID != id {
+				if g.ContractID != ev.ContractID {
 					kept = append(kept, g)
 				}
 			}
 			x.grants[a] = kept
-			delete(x.achieves, id)
+			delete(x.achieves, ev.ContractID)
 		}
 	}
-	return nil
 }
 
 func contractOf(stream string) string {
@@ -95,7 +156,7 @@ func (h *Handler) commandEntry(id string) (commandEntry, bool) {
 	if !ok {
 		return commandEntry{}, false
 	}
-	return *e, true
+	return commandEntry{fingerprint: e.fingerprint, contractID: e.contractID, positions: append([]ledger.Position(nil), e.positions...)}, true
 }
 
 func (h *Handler) grants(achievementID string) []UseGrant {
