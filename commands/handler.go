@@ -74,8 +74,9 @@ type Handler struct {
 	inflight keyedMutex // one command per command_id at a time
 	useMu    sync.Mutex // use-right grants are decided one at a time (overlap checks span contracts)
 
-	idxMu sync.Mutex
-	idx   logIndex
+	catchMu sync.Mutex // one goroutine reads the log for the index at a time
+	idxMu   sync.Mutex
+	idx     logIndex
 
 	cacheMu sync.Mutex
 	cache   map[string]Contract // contract_id -> folded state

@@ -36,37 +36,70 @@ func newLogIndex() logIndex {
 	return logIndex{ahead: map[ledger.Position]entry{}, commands: map[string]*commandEntry{}, grants: map[string][]UseGrant{}, achieves: map[string]string{}}
 }
 
-// catchUp brings the index up to the log's head.
+// catchUp brings the index up to the log's head as it was when catchUp was called. One
+// goroutine reads at a time (catchMu); the index itself (idxMu) is locked only to apply
+// what was read, never across I/O, so appended and lookups are not held up by a read.
 func (h *Handler) catchUp(ctx context.Context) error {
-	h.idxMu.Lock()
-	defer h.idxMu.Unlock()
 	head, err := h.log.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("read log head: %w", err)
 	}
-	x := &h.idx
-	for x.checkpoint < head {
-		if e, ok := x.ahead[x.checkpoint+1]; ok {
-			delete(x.ahead, x.checkpoint+1)
-			x.add(x.checkpoint+1, e)
-			continue
+	h.catchMu.Lock()
+	defer h.catchMu.Unlock()
+	for {
+		h.idxMu.Lock()
+		h.idx.drainAhead()
+		from := h.idx.checkpoint + 1
+		h.idxMu.Unlock()
+		if from > head {
+			return nil
 		}
 		// Read what others appended, up to the next position this handler knows.
-		for rec, err := range h.log.ReadAll(ctx, x.checkpoint+1) {
+		var read []positioned
+		for rec, err := range h.log.ReadAll(ctx, from) {
 			if err != nil {
 				return fmt.Errorf("read log index: %w", err)
 			}
-			if _, ok := x.ahead[rec.Position]; ok || rec.Position > head {
+			if rec.Position > head || h.knows(rec.Position) {
 				break
 			}
 			e, err := entryOf(&rec)
 			if err != nil {
 				return err
 			}
-			x.add(rec.Position, e)
+			read = append(read, positioned{rec.Position, e})
 		}
+		h.idxMu.Lock()
+		for _, pe := range read {
+			if pe.pos == h.idx.checkpoint+1 {
+				delete(h.idx.ahead, pe.pos)
+				h.idx.add(pe.pos, pe.entry)
+			}
+		}
+		h.idx.drainAhead()
+		h.idxMu.Unlock()
 	}
-	return nil
+}
+
+type positioned struct {
+	pos ledger.Position
+	entry
+}
+
+// knows reports whether the handler appended position p itself and has not indexed it yet.
+func (h *Handler) knows(p ledger.Position) bool {
+	h.idxMu.Lock()
+	defer h.idxMu.Unlock()
+	_, ok := h.idx.ahead[p]
+	return ok
+}
+
+// drainAhead indexes the positions right after the checkpoint that the handler appended.
+func (x *logIndex) drainAhead() {
+	for e, ok := x.ahead[x.checkpoint+1]; ok; e, ok = x.ahead[x.checkpoint+1] {
+		delete(x.ahead, x.checkpoint+1)
+		x.add(x.checkpoint+1, e)
+	}
 }
 
 // appended records events this handler appended at positions.
@@ -87,10 +120,7 @@ func (h *Handler) appended(positions []ledger.Position, meta ledger.Metadata, co
 			x.ahead[p] = e
 		}
 	}
-	for e, ok := x.ahead[x.checkpoint+1]; ok; e, ok = x.ahead[x.checkpoint+1] {
-		delete(x.ahead, x.checkpoint+1)
-		x.add(x.checkpoint+1, e)
-	}
+	x.drainAhead()
 }
 
 func entryOf(rec *ledger.Record) (entry, error) {
