@@ -1,0 +1,92 @@
+// Command techledger is the CLI and HTTP server of the techledger trade ledger: wiring
+// only. It opens a store, hands commands to package commands and serves the log.
+//
+//	techledger serve   [--data DIR] [--addr :8080] [--demo]
+//	techledger import  [--data DIR] FILE|-
+//	techledger history [--data DIR] [--format table|json] CONTRACT_ID
+//	techledger verify  [--data DIR]
+//
+// Every verb has --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// exit codes
+const (
+	exitOK       = 0
+	exitRejected = 1 // a command or import line was rejected; verify found a bad record
+	exitUsage    = 2
+	exitFailure  = 3 // the store or the system failed
+)
+
+type verb struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var verbs = []verb{
+	{"serve", "serve [--data DIR] [--addr ADDR] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
+	{"import", "import [--data DIR] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
+	{"history", "history [--data DIR] [--format table|json] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
+	{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, v := range verbs {
+		if v.name == args[0] {
+			return v.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "techledger: unknown verb %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "techledger: an event-sourced ledger of technology contracts (技术合同认定登记)")
+	fmt.Fprintln(w, "\nusage: techledger <verb> [flags]")
+	for _, v := range verbs {
+		fmt.Fprintf(w, "  %-60s %s\n", v.usage, v.summary)
+	}
+}
+
+// flags returns a flag set for a verb with the --data flag every verb has.
+func flags(name string, stderr io.Writer, data *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("techledger "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(data, "data", "./data", "data directory of the embedded store")
+	return fs
+}
+
+// parse parses args, returning an exit code if the verb should stop.
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"techledger/commands"
+	"techledger/internal/sample"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var data, addr string
+	var demo bool
+	fs := flags("serve", stderr, &data)
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: techledger serve [--data DIR] [--addr ADDR] [--demo]\n\nServes the HTTP API: POST /v1/commands, GET /v1/contracts/{id}, GET /v1/contracts/{id}/history,\nGET /v1/events?from=N, GET /v1/verify, GET /healthz.")
+		fs.PrintDefaults()
+	}
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	dataSet := false
+	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if demo && !dataSet {
+		dir, err := os.MkdirTemp("", "techledger-demo-")
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+		defer os.RemoveAll(dir)
+		data = dir
+	}
+	s, code := openStore(data, stderr)
+	if s == nil {
+		return code
+	}
+	defer s.Close()
+	if demo {
+		var buf bytes.Buffer
+		if _, err := sample.Write(&buf, sample.DefaultConfig); err != nil {
+			fmt.Fprintf(stderr, "techledger: generate sample: %v\n", err)
+			return exitFailure
+		}
+		start := time.Now()
+		logger.Info("loading sample data", "data", data)
+		if code := importInto(ctx, s, &buf, commands.Actor{Name: "demo", Role: "registrar"}, io.Discard, stderr); code != exitOK {
+			fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
+			return code
+		}
+		head, _ := s.Head(ctx)
+		logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
+	}
+	a := &api{store: s, handler: commands.NewHandler(s), log: logger}
+	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return exitFailure
+	}
+	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "data", data)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return exitFailure
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "techledger: shutdown: %v\n", err)
+	}
+	logger.Info("stopped")
+	return exitOK
+}
