@@ -26,11 +26,7 @@ func localActor() commands.Actor {
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data string
-	fs := flags("import", stderr, &data)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: techledger import [--data DIR] FILE|-\n\nApplies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing.")
-		fs.PrintDefaults()
-	}
+	fs := flags("import", "Applies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing.", stderr, &data)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -96,12 +92,8 @@ func progressPrinter(stderr io.Writer) func(int, *commands.Summary) {
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data, format string
-	fs := flags("history", stderr, &data)
+	fs := flags("history", "Prints every event of a contract with its position, time, actor and data.", stderr, &data)
 	fs.StringVar(&format, "format", "table", "output format: table or json")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: techledger history [--data DIR] [--format table|json] CONTRACT_ID\n\nPrints every event of a contract with its position, time, actor and data.")
-		fs.PrintDefaults()
-	}
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -157,11 +149,7 @@ func history(ctx context.Context, s ledger.Store, contractID string) ([]recordVi
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data string
-	fs := flags("verify", stderr, &data)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: techledger verify [--data DIR]\n\nReads the whole log from disk and checks every frame's CRC and every record's position,\nstream version, hash link and hash. Exits 0 with a summary when the log checks out;\notherwise exits 1 naming the first bad record (segment, offset, position) and what is wrong.")
-		fs.PrintDefaults()
-	}
+	fs := flags("verify", "Reads the whole log from disk and checks every frame's CRC and every record's position,\nstream version, hash link and hash. Exits 0 with a summary when the log checks out;\notherwise exits 1 naming the first bad record (segment, offset, position) and what is wrong.", stderr, &data)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}

@@ -33,11 +33,16 @@ type verb struct {
 	run                  func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
-var verbs = []verb{
-	{"serve", "serve [--data DIR] [--addr ADDR] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
-	{"import", "import [--data DIR] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
-	{"history", "history [--data DIR] [--format table|json] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
-	{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
+// verbs is set in init: the verbs' flag sets print their usage line from it.
+var verbs []verb
+
+func init() {
+	verbs = []verb{
+		{"serve", "serve [--data DIR] [--addr ADDR] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
+		{"import", "import [--data DIR] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
+		{"history", "history [--data DIR] [--format table|json] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
+		{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
+	}
 }
 
 func main() {
@@ -72,11 +77,21 @@ func usage(w io.Writer) {
 	}
 }
 
-// flags returns a flag set for a verb with the --data flag every verb has.
-func flags(name string, stderr io.Writer, data *string) *flag.FlagSet {
+// flags returns a flag set for a verb with the --data flag every verb has and help as
+// its --help text (after the verb's usage line).
+func flags(name, help string, stderr io.Writer, data *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("techledger "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(data, "data", "./data", "data directory of the embedded store")
+	fs.Usage = func() {
+		for _, v := range verbs {
+			if v.name == name {
+				fmt.Fprintf(stderr, "usage: techledger %s\n\n", v.usage)
+			}
+		}
+		fmt.Fprintln(stderr, help)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 

@@ -20,13 +20,9 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data, addr string
 	var demo bool
-	fs := flags("serve", stderr, &data)
+	fs := flags("serve", "Serves the HTTP API: POST /v1/commands, GET /v1/contracts/{id}, GET /v1/contracts/{id}/history,\nGET /v1/events?from=N, GET /v1/verify, GET /healthz.", stderr, &data)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: techledger serve [--data DIR] [--addr ADDR] [--demo]\n\nServes the HTTP API: POST /v1/commands, GET /v1/contracts/{id}, GET /v1/contracts/{id}/history,\nGET /v1/events?from=N, GET /v1/verify, GET /healthz.")
-		fs.PrintDefaults()
-	}
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
