@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -107,7 +108,7 @@ func decideRegister(c Contract, cmd *RegisterContract, env Env) ([]ledger.Domain
 		return nil, invalidf("registered_on", "%s is in the future (today is %s)", regOn, env.Today)
 	}
 	// The registration number starts with the year of registration (DESIGN §5).
-	if len(cmd.ContractID) == 16 && cmd.ContractID[:4] != fmt.Sprintf("%04d", regOn.Year) {
+	if len(cmd.ContractID) == 16 && cmd.ContractID[:4] != strconv.Itoa(regOn.Year) {
 		return nil, invalidf("contract_id", "year %s does not match registered_on %s", cmd.ContractID[:4], regOn)
 	}
 	amount, tech, err := amounts(cmd.Amount, cmd.TechAmount)

@@ -95,20 +95,23 @@ type Store struct {
 
 	head logutil.Head // committed (durable) head; readers never go past it
 
-	mu        sync.RWMutex // guards everything below
+	// mu guards the index for readers. Only the writer goroutine changes segs, locs,
+	// streams, ids and pending's tail (always under mu); it reads them without mu. The
+	// syncer changes committed, pending's head and failed, under mu.
+	mu        sync.RWMutex
 	segs      []segment
-	locs      []loc // locs[p-1] for position p; includes the group being committed
+	locs      []loc // locs[p-1] for position p; includes decided positions past committed
 	streams   map[string][]ledger.Position
 	ids       map[uuid.UUID]ledger.Position
 	committed ledger.Position // last durable position
 	pending   []ledger.Record // decided records past committed, in position order
-	lastHash  ledger.Hash
-	lastTime  time.Time
 	failed    error
 
-	// Owned by the writer goroutine (after Open): it alone changes them.
-	size    int64           // bytes in the active segment once every decided group is written
-	decided ledger.Position // last position decided (durable or on its way)
+	// Owned by the writer goroutine (after Open): only it reads or changes them.
+	lastHash ledger.Hash     // hash of the last decided record
+	lastTime time.Time       // recorded-at of the last decided record
+	size     int64           // bytes in the active segment once every decided group is written
+	decided  ledger.Position // last position decided (durable or on its way)
 
 	syncMu sync.Mutex // held by whichever goroutine is writing and syncing (see syncInline)
 	active *os.File   // the segment being written; guarded by syncMu after Open
