@@ -2,8 +2,9 @@
 // files in one data directory, owned by one process.
 //
 // Durability: Append returns only after an fsync that covers its batch. Concurrent appends
-// share fsyncs (group commit): a single writer goroutine takes every append waiting for it,
-// writes them as consecutive frames with one write and makes them durable with one fsync.
+// share fsyncs (group commit): each appender decides and encodes its own batch under a
+// mutex and queues it; one syncer goroutine takes everything queued whenever it is free,
+// writes it with one write and makes it durable with one fsync.
 //
 // Integrity: every frame carries a CRC-32C, every record the SHA-256 hash chain. At open the
 // store scans every segment, checks frames, positions, stream versions and hash links, and
@@ -53,8 +54,6 @@ type Options struct {
 
 const (
 	segmentBytesDefault = 64 << 20
-	// groupAppendsMax bounds how many waiting appends one write + fsync covers.
-	groupAppendsMax = 1024
 	// readChunkBytes is how much ReadAll reads from a segment at a time.
 	readChunkBytes = 1 << 20
 )
@@ -73,31 +72,30 @@ type loc struct {
 	off int64
 }
 
-type request struct {
-	stream   string
-	expected ledger.Expected
-	events   []ledger.Event
-	res      ledger.AppendResult
-	err      error
-	done     chan struct{}
-}
-
 // Store is the embedded file-backed ledger.Store. It is safe for concurrent use.
 type Store struct {
 	dir  string
 	opts Options
 	lock *os.File
 
-	closeMu sync.RWMutex // held for reading while sending to reqs; for writing by Close
-	closed  bool
-	reqs    chan *request
-	stopped chan struct{} // closed when the writer goroutine has exited
+	stopped chan struct{} // closed when the syncer goroutine has exited
+	kick    chan struct{} // capacity 1: "something was decided"
 
 	head logutil.Head // committed (durable) head; readers never go past it
 
-	// mu guards the index for readers. Only the writer goroutine changes segs, locs,
-	// streams, ids and pending's tail (always under mu); it reads them without mu. The
-	// syncer changes committed, pending's head and failed, under mu.
+	// decideMu serialises deciding: an appender holds it to check its batch against the
+	// index, extend the hash chain, encode its frame and queue itself for the syncer.
+	decideMu sync.Mutex
+	closed   bool            // no more appends
+	lastHash ledger.Hash     // hash of the last decided record
+	lastTime time.Time       // recorded-at of the last decided record
+	size     int64           // bytes in the active segment once every decided frame is written
+	decided  ledger.Position // last position decided (durable or on its way)
+	queue    []chunk         // decided frames and waiters for the syncer, in order
+
+	// mu guards the index for readers. Appenders change segs, locs, streams, ids and
+	// pending's tail holding decideMu and mu; holding decideMu alone they may read them.
+	// The syncer changes committed, pending's head and failed under mu.
 	mu        sync.RWMutex
 	segs      []segment
 	locs      []loc // locs[p-1] for position p; includes decided positions past committed
@@ -107,14 +105,22 @@ type Store struct {
 	pending   []ledger.Record // decided records past committed, in position order
 	failed    error
 
-	// Owned by the writer goroutine (after Open): only it reads or changes them.
-	lastHash ledger.Hash     // hash of the last decided record
-	lastTime time.Time       // recorded-at of the last decided record
-	size     int64           // bytes in the active segment once every decided group is written
-	decided  ledger.Position // last position decided (durable or on its way)
+	active *os.File // the segment being written; the syncer's after Open
+}
 
-	syncMu sync.Mutex // held by whichever goroutine is writing and syncing (see syncInline)
-	active *os.File   // the segment being written; guarded by syncMu after Open
+// chunk is a unit of work for the syncer: a frame to write and the appender waiting for
+// it, or (roll set) a switch to a new segment.
+type chunk struct {
+	frame []byte
+	w     *waiter
+	roll  *os.File
+}
+
+// waiter is an appender waiting for its batch to be durable.
+type waiter struct {
+	last ledger.Position // last position of the batch (or of the original, for a retry)
+	err  error
+	done chan struct{}
 }
 
 // Open opens (creating if needed) the store in dir, recovering a torn tail and refusing a
@@ -135,8 +141,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		dir: dir, opts: opts, lock: lock,
-		reqs:    make(chan *request, groupAppendsMax),
 		stopped: make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 		streams: make(map[string][]ledger.Position),
 		ids:     make(map[uuid.UUID]ledger.Position),
 	}
@@ -146,7 +152,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.head.Set(s.committed)
 	s.decided = s.committed
-	go s.writer()
+	go s.syncer()
 	return s, nil
 }
 
@@ -260,6 +266,11 @@ func (s *Store) addSegment(seg segment) error {
 }
 
 // Append implements ledger.Store. It returns after the fsync that covers the batch.
+//
+// Group commit: the appender decides its own batch under decideMu (checks, hash chain,
+// encoding: a few microseconds) and queues the frame; the syncer goroutine takes
+// everything queued whenever it is free, writes it with one write and makes it durable
+// with one fsync. Appends that arrive during an fsync share the next one.
 func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error) {
 	if err := ledger.ValidateAppend(stream, events); err != nil {
 		return ledger.AppendResult{}, err
@@ -267,282 +278,168 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	if err := ctx.Err(); err != nil {
 		return ledger.AppendResult{}, err
 	}
-	req := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
-	s.closeMu.RLock()
+	res, w, err := s.decide(stream, expected, events)
+	if err != nil || w == nil {
+		return res, err
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	// Once queued the append is decided; waiting for it is bounded by one write and
+	// fsync, so the context is not consulted again (returning early would leave the
+	// caller not knowing the outcome).
+	<-w.done
+	if w.err != nil {
+		return ledger.AppendResult{}, w.err
+	}
+	return res, nil
+}
+
+// decide checks a batch against the index and, if it is to be appended, encodes it,
+// enters it in the index (past committed, where readers do not look) and queues it. It
+// returns the waiter to wait on, or nil when the answer needs no fsync.
+func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.Event) (ledger.AppendResult, *waiter, error) {
+	s.decideMu.Lock()
+	defer s.decideMu.Unlock()
 	if s.closed {
-		s.closeMu.RUnlock()
-		return ledger.AppendResult{}, ledger.ErrClosed
+		return ledger.AppendResult{}, nil, ledger.ErrClosed
 	}
-	s.reqs <- req
-	s.closeMu.RUnlock()
-	// Once queued the append is decided by the writer; waiting for it is bounded by one
-	// write and fsync, so the context is not consulted again (returning early would leave
-	// the caller not knowing the outcome).
-	<-req.done
-	return req.res, req.err
-}
-
-// group is a set of decided batches, encoded as consecutive frames, on its way to disk.
-type group struct {
-	reqs []*request // every request of the group, answered when the group is durable
-	buf  []byte     // frames to write; empty if no request of the group appends anything
-	last ledger.Position
-	roll *os.File // if set, the syncer switches to this new segment before writing later groups
-}
-
-// syncQueue hands decided groups from the sequencer to the syncer.
-type syncQueue struct {
-	mu     sync.Mutex
-	cond   sync.Cond // signalled when the queue shrinks
-	groups []*group
-	bytes  int
-	closed bool
-	kick   chan struct{} // capacity 1: "there is something to sync"
-}
-
-// syncQueueBytesMax bounds how far deciding may run ahead of the disk.
-const syncQueueBytesMax = 32 << 20
-
-func (q *syncQueue) push(g *group) {
-	q.mu.Lock()
-	for q.bytes > syncQueueBytesMax {
-		q.cond.Wait()
-	}
-	q.groups = append(q.groups, g)
-	q.bytes += len(g.buf)
-	q.mu.Unlock()
-	select {
-	case q.kick <- struct{}{}:
-	default:
-	}
-}
-
-// take returns every queued group (possibly none); ok is false once closed and drained.
-func (q *syncQueue) take(into []*group) (groups []*group, ok bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.groups) == 0 {
-		return into[:0], !q.closed
-	}
-	into = append(into[:0], q.groups...)
-	clear(q.groups)
-	q.groups, q.bytes = q.groups[:0], 0
-	q.cond.Broadcast()
-	return into, true
-}
-
-func (q *syncQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	select {
-	case q.kick <- struct{}{}:
-	default:
-	}
-}
-
-// writer is the sequencer: the single goroutine that decides appends. It takes every
-// waiting request, decides and encodes them as one group, and queues the group for the
-// syncer, which makes everything queued durable with one write and one fsync. Deciding
-// overlaps with the fsync in flight, so the CPU work of hashing and indexing stays off the
-// fsync's critical path, and each fsync covers every batch decided while the previous one
-// ran.
-func (s *Store) writer() {
-	q := &syncQueue{kick: make(chan struct{}, 1)}
-	q.cond.L = &q.mu
-	syncerDone := make(chan struct{})
-	go s.syncer(q, syncerDone)
-	defer func() {
-		q.close()
-		<-syncerDone
-		close(s.stopped)
-	}()
-	for {
-		req, ok := <-s.reqs
-		if !ok {
-			return
-		}
-		g := &group{reqs: make([]*request, 0, 16)}
-		g.reqs = append(g.reqs, req)
-	drain:
-		for len(g.reqs) < groupAppendsMax {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
-				}
-				g.reqs = append(g.reqs, r)
-			default:
-				break drain
-			}
-		}
-		s.decide(g)
-		if !s.syncInline(q, g) {
-			q.push(g)
-		}
-		if s.size >= s.opts.SegmentBytes && len(g.buf) > 0 {
-			if f, err := s.roll(g.last + 1); err == nil {
-				q.push(&group{roll: f})
-			}
-		}
-	}
-}
-
-// decide decides every request of g against the index (including the requests before it,
-// in this group and in groups not yet durable) and encodes the accepted batches as frames.
-// Accepted batches enter the index at once, past s.committed, so that later decisions see
-// them; readers never look past s.committed.
-func (s *Store) decide(g *group) {
 	s.mu.RLock()
-	failed := s.failed
+	failed, committed := s.failed, s.committed
 	s.mu.RUnlock()
 	if failed != nil {
-		for _, r := range g.reqs {
-			r.err = failed
-		}
-		return
+		return ledger.AppendResult{}, nil, failed
 	}
-	// The writer goroutine is the only one that changes the index (streams, ids, locs,
-	// pending) and the chain state (decided, lastHash, lastTime, size), so it reads them
-	// without a lock and takes the lock only to publish its changes to readers. Hashing
-	// and encoding run outside the lock.
+	res, dup, err := logutil.CheckRetry(stream, expected, events, s.lookup)
+	if err != nil {
+		return res, nil, err
+	}
+	if dup {
+		last := res.Positions[len(res.Positions)-1]
+		if last <= committed {
+			return res, nil, nil
+		}
+		// The original is decided but not yet durable: answer after the fsync covering it.
+		w := &waiter{last: last, done: make(chan struct{})}
+		s.queue = append(s.queue, chunk{w: w})
+		return res, w, nil
+	}
+	current := ledger.Version(len(s.streams[stream]))
+	if !expected.Matches(current) {
+		return ledger.AppendResult{}, nil, &ledger.VersionError{Stream: stream, Expected: expected, Actual: current}
+	}
+	if s.size >= s.opts.SegmentBytes {
+		if err := s.roll(s.decided + 1); err != nil {
+			return ledger.AppendResult{}, nil, err
+		}
+	}
 	at := s.opts.Now().UTC()
 	if at.Before(s.lastTime) {
 		at = s.lastTime
 	}
 	s.lastTime = at
-	next := s.decided + 1
+	size := frameHeader
+	for _, e := range events {
+		size += recordPrefix + recordOverheadBytes + len(stream) + len(e.Type) + len(e.Data) + e.Metadata.Size()
+	}
+	frame := make([]byte, frameHeader, size)
+	recs := make([]ledger.Record, len(events))
+	locs := make([]loc, len(events))
 	segIdx := uint32(len(s.segs) - 1)
-	size := 0
-	for _, r := range g.reqs {
-		size += frameHeader
-		for _, e := range r.events {
-			size += recordPrefix + recordOverheadBytes + len(r.stream) + len(e.Type) + len(e.Data) + e.Metadata.Size()
+	next := s.decided + 1
+	res.Positions = make([]ledger.Position, len(events))
+	for i, e := range events {
+		rec := ledger.Record{
+			ID: e.ID, Stream: stream, Version: current + ledger.Version(i) + 1, Position: next + ledger.Position(i),
+			Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: at, Data: e.Data, Metadata: e.Metadata,
 		}
+		rec.Seal(s.lastHash)
+		s.lastHash = rec.Hash
+		start := len(frame)
+		frame = append(frame, 0, 0, 0, 0)
+		frame = rec.AppendBinary(frame)
+		n := len(frame) - start - recordPrefix
+		binary.BigEndian.PutUint32(frame[start:], uint32(n))
+		recs[i] = rec
+		locs[i] = loc{seg: segIdx, off: s.size + int64(start+recordPrefix), n: uint32(n)}
+		res.Positions[i] = rec.Position
 	}
-	buf := getBuf(size)
-	var recs []ledger.Record
-	var locs []loc
-	for _, r := range g.reqs {
-		res, dup, err := logutil.CheckRetry(r.stream, r.expected, r.events, s.lookup)
-		if err != nil || dup {
-			r.res, r.err = res, err
-			continue
-		}
-		current := ledger.Version(len(s.streams[r.stream]))
-		if !r.expected.Matches(current) {
-			r.err = &ledger.VersionError{Stream: r.stream, Expected: r.expected, Actual: current}
-			continue
-		}
-		frame := len(buf)
-		buf = append(buf, make([]byte, frameHeader)...)
-		r.res.Positions = make([]ledger.Position, 0, len(r.events))
-		recs, locs = recs[:0], locs[:0]
-		for i, e := range r.events {
-			rec := ledger.Record{
-				ID: e.ID, Stream: r.stream, Version: current + ledger.Version(i) + 1, Position: next,
-				Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: at, Data: e.Data, Metadata: e.Metadata,
-			}
-			rec.Seal(s.lastHash)
-			start := len(buf)
-			buf = append(buf, 0, 0, 0, 0)
-			buf = rec.AppendBinary(buf)
-			n := len(buf) - start - recordPrefix
-			binary.BigEndian.PutUint32(buf[start:], uint32(n))
-			recs = append(recs, rec)
-			locs = append(locs, loc{seg: segIdx, off: s.size + int64(start+recordPrefix), n: uint32(n)})
-			s.lastHash = rec.Hash
-			r.res.Positions = append(r.res.Positions, next)
-			r.res.Version = rec.Version
-			next++
-		}
-		payload := buf[frame+frameHeader:]
-		binary.BigEndian.PutUint32(buf[frame:], uint32(len(payload)))
-		binary.BigEndian.PutUint32(buf[frame+4:], crc32.Checksum(payload, castagnoli))
-		s.mu.Lock()
-		s.locs = append(s.locs, locs...)
-		for _, rec := range recs {
-			s.streams[r.stream] = append(s.streams[r.stream], rec.Position)
-			s.ids[rec.ID] = rec.Position
-		}
-		s.pending = append(s.pending, recs...)
-		s.mu.Unlock()
+	res.Version = current + ledger.Version(len(events))
+	payload := frame[frameHeader:]
+	binary.BigEndian.PutUint32(frame, uint32(len(payload)))
+	binary.BigEndian.PutUint32(frame[4:], crc32.Checksum(payload, castagnoli))
+	s.mu.Lock()
+	s.locs = append(s.locs, locs...)
+	for _, rec := range recs {
+		s.streams[stream] = append(s.streams[stream], rec.Position)
+		s.ids[rec.ID] = rec.Position
 	}
-	s.size += int64(len(buf))
-	s.decided = next - 1
-	g.buf = buf
-	g.last = next - 1
+	s.pending = append(s.pending, recs...)
+	s.mu.Unlock()
+	s.size += int64(len(frame))
+	s.decided = next + ledger.Position(len(events)) - 1
+	w := &waiter{last: s.decided, done: make(chan struct{})}
+	s.queue = append(s.queue, chunk{frame: frame, w: w})
+	return res, w, nil
 }
 
-// syncInline makes g durable on the sequencer's own goroutine when nothing else is waiting:
-// no queued group, no waiting request and the syncer idle. A lone appender then pays for
-// one goroutine hand-off, as with a plain fsync-per-write log, not two. It reports whether
-// it did.
-func (s *Store) syncInline(q *syncQueue, g *group) bool {
-	q.mu.Lock()
-	if len(q.groups) > 0 || len(s.reqs) > 0 || !s.syncMu.TryLock() {
-		q.mu.Unlock()
-		return false
-	}
-	q.mu.Unlock()
-	s.flush([]*group{g}, nil)
-	s.syncMu.Unlock()
-	return true
-}
-
-// syncer makes queued groups durable: it takes everything queued at once and flushes it.
-func (s *Store) syncer(q *syncQueue, done chan<- struct{}) {
-	defer close(done)
-	var groups []*group
+// syncer is the goroutine that makes decided batches durable: it takes everything queued,
+// writes it in order with one write per segment, fsyncs, publishes the new head and
+// wakes the appenders. A failed write or fsync fails the store: every waiting appender is
+// answered with the error (the outcome of its batch is unknown until the store is
+// reopened, which recovers the log as it is on disk).
+func (s *Store) syncer() {
+	defer close(s.stopped)
+	var work []chunk
 	var buf []byte
-	for {
-		s.syncMu.Lock()
-		var ok bool
-		if groups, ok = q.take(groups); !ok {
-			s.syncMu.Unlock()
-			return
+	for range s.kick {
+		s.decideMu.Lock()
+		work, s.queue = s.queue, work[:0]
+		closed := s.closed
+		s.decideMu.Unlock()
+		if len(work) > 0 {
+			buf = s.flush(work, buf[:0])
+			clear(work)
 		}
-		if len(groups) > 0 {
-			buf = s.flush(groups, buf)
-		}
-		s.syncMu.Unlock()
-		if len(groups) == 0 {
-			<-q.kick
+		if closed {
+			s.decideMu.Lock()
+			empty := len(s.queue) == 0
+			s.decideMu.Unlock()
+			if empty {
+				return
+			}
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
 
-// flush writes groups in order — with one fsync per segment touched — then publishes them
-// and answers their requests. A failed write or fsync fails the store: those groups and
-// every group decided on top of them are answered with the error. It returns buf for reuse.
-// s.syncMu is held.
-func (s *Store) flush(groups []*group, buf []byte) []byte {
+// flush writes work in order, syncs, publishes and answers the waiters. It returns buf for
+// reuse.
+func (s *Store) flush(work []chunk, buf []byte) []byte {
 	s.mu.RLock()
 	err := s.failed
 	s.mu.RUnlock()
 	last := ledger.Position(0)
-	buf = buf[:0]
-	for _, g := range groups {
-		if g.roll != nil {
-			if err == nil && len(buf) > 0 {
+	for _, c := range work {
+		if c.roll != nil {
+			if err == nil {
 				err = s.writeSync(buf)
 			}
 			buf = buf[:0]
 			s.active.Close()
-			s.active = g.roll
+			s.active = c.roll
 			continue
 		}
-		if len(groups) == 1 {
-			buf = g.buf // no copy for a lone group
-		} else {
-			buf = append(buf, g.buf...)
-			putBuf(g.buf)
-		}
-		if len(g.buf) > 0 {
-			last = g.last
+		buf = append(buf, c.frame...)
+		if c.w != nil {
+			last = max(last, c.w.last)
 		}
 	}
-	if err == nil && len(buf) > 0 {
+	if err == nil {
 		err = s.writeSync(buf)
 	}
 	s.mu.Lock()
@@ -550,14 +447,8 @@ func (s *Store) flush(groups []*group, buf []byte) []byte {
 		if s.failed == nil {
 			s.failed = fmt.Errorf("filestore: append failed, store is read-only until reopened: %w", err)
 		}
-		for _, g := range groups {
-			for _, r := range g.reqs {
-				if r.err == nil && !r.res.Duplicate {
-					r.res, r.err = ledger.AppendResult{}, s.failed
-				}
-			}
-		}
-	} else if last > 0 {
+		err = s.failed
+	} else if last > s.committed {
 		s.pending = s.pending[last-s.committed:]
 		s.committed = last
 	}
@@ -565,16 +456,11 @@ func (s *Store) flush(groups []*group, buf []byte) []byte {
 	if err == nil && last > 0 {
 		s.head.Set(last)
 	}
-	// Duplicates found among records not yet durable are answered only now, after the
-	// fsync that covers them.
-	for _, g := range groups {
-		for _, r := range g.reqs {
-			close(r.done)
+	for _, c := range work {
+		if c.w != nil {
+			c.w.err = err
+			close(c.w.done)
 		}
-	}
-	if len(groups) == 1 {
-		putBuf(buf)
-		return nil
 	}
 	if cap(buf) > 8<<20 {
 		return nil
@@ -586,27 +472,11 @@ func (s *Store) flush(groups []*group, buf []byte) []byte {
 // fixed fields, hashes and length prefixes.
 const recordOverheadBytes = 1 + 8 + 8 + 16 + 2 + 8 + 2*32 + 11*binary.MaxVarintLen32
 
-// bufPool recycles group buffers: deciding a group encodes into one, flushing returns it.
-var bufPool sync.Pool
-
-func getBuf(n int) []byte {
-	if p, ok := bufPool.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, n)
-}
-
-func putBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > 4<<20 {
-		return
-	}
-	b = b[:0]
-	bufPool.Put(&b)
-}
-
 func (s *Store) writeSync(buf []byte) error {
-	if _, err := s.active.Write(buf); err != nil {
-		return fmt.Errorf("write segment: %w", err)
+	if len(buf) > 0 {
+		if _, err := s.active.Write(buf); err != nil {
+			return fmt.Errorf("write segment: %w", err)
+		}
 	}
 	if err := s.active.Sync(); err != nil {
 		return fmt.Errorf("sync segment: %w", err)
@@ -614,9 +484,10 @@ func (s *Store) writeSync(buf []byte) error {
 	return nil
 }
 
-// roll starts a new segment at position first for the groups decided from now on, and
-// returns its write handle for the syncer to switch to once the groups before are written.
-func (s *Store) roll(first ledger.Position) (*os.File, error) {
+// roll starts a new segment at position first for the batches decided from now on, and
+// queues the switch for the syncer, which makes it once everything before is written and
+// synced. s.decideMu is held.
+func (s *Store) roll(first ledger.Position) error {
 	seg, f, err := createSegment(s.dir, first)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -630,15 +501,15 @@ func (s *Store) roll(first ledger.Position) (*os.File, error) {
 		if s.failed == nil {
 			s.failed = fmt.Errorf("filestore: start segment, store is read-only until reopened: %w", err)
 		}
-		return nil, err
+		return s.failed
 	}
 	s.size = headerBytes
-	return f, nil
+	s.queue = append(s.queue, chunk{roll: f})
+	return nil
 }
 
-// lookup finds a stored or decided record by event ID. Only the writer goroutine calls it:
-// it reads ids without the lock (it is their only writer) and takes the lock for what the
-// syncer changes.
+// lookup finds a stored or decided record by event ID. s.decideMu is held: ids is read
+// without mu; what the syncer changes is read under mu.
 func (s *Store) lookup(id uuid.UUID) (ledger.Record, bool, error) {
 	p, ok := s.ids[id]
 	if !ok {
@@ -798,17 +669,20 @@ func (s *Store) Verify(ctx context.Context) (ledger.VerifyReport, error) {
 	return rep, err
 }
 
-// Close implements ledger.Store: it waits for queued appends to finish, then releases the
-// files and the directory lock. Closing twice is harmless.
+// Close implements ledger.Store: it waits for decided appends to become durable, then
+// releases the files and the directory lock. Closing twice is harmless.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
+	s.decideMu.Lock()
 	if s.closed {
-		s.closeMu.Unlock()
+		s.decideMu.Unlock()
 		return nil
 	}
 	s.closed = true
-	close(s.reqs)
-	s.closeMu.Unlock()
+	s.decideMu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 	<-s.stopped
 	s.head.Close()
 	return s.closeFiles()
