@@ -27,6 +27,7 @@ bench:
 ## fuzz: a short run of every fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRecord_UnmarshalBinary -fuzztime 30s ./ledger/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./commands/
 
 ## demo: the embedded store loaded with sample data, served over HTTP.
 demo:

@@ -131,8 +131,8 @@ const (
 
 // ValidateAppend checks an append against the rules and limits every Store shares: a
 // non-empty batch within EventsPerAppendMax, a valid stream name, UUIDv7 IDs unique within
-// the batch, a type, a schema version, data that is a JSON object, and each event within
-// EventBytesMax. It returns an error wrapping ErrInvalidAppend that names the event and
+// the batch, a type, a schema version, data shaped as a JSON object ("{...}"; that it is
+// valid JSON is the codec's promise, see Encode), and each event within EventBytesMax. It returns an error wrapping ErrInvalidAppend that names the event and
 // field at fault.
 func ValidateAppend(stream string, events []Event) error {
 	if err := ValidateStream(stream); err != nil {
