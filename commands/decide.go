@@ -137,12 +137,11 @@ func decideRegister(c Contract, cmd *RegisterContract, env Env) ([]ledger.Domain
 	}
 	seen := map[string]bool{}
 	for i, t := range cmd.IPTypes {
-		field := fmt.Sprintf("ip_types[%d]", i)
 		if _, ok := IPTypeLabel(t); !ok {
-			return nil, invalidf(field, "%q is not an IP type (want one of %s)", clip(t), strings.Join(IPTypes(), ", "))
+			return nil, invalidf(index("ip_types", i), "%q is not an IP type (want one of %s)", clip(t), strings.Join(IPTypes(), ", "))
 		}
 		if seen[t] {
-			return nil, invalidf(field, "%s is listed twice", t)
+			return nil, invalidf(index("ip_types", i), "%s is listed twice", t)
 		}
 		seen[t] = true
 	}
@@ -307,7 +306,7 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 	ids := map[string]bool{}
 	sum := decimal.Zero
 	for i, h := range cmd.Holders {
-		field := fmt.Sprintf("holders[%d]", i)
+		field := index("holders", i)
 		if err := identifier(field+".id", h.ID); err != nil {
 			return nil, err
 		}
@@ -454,3 +453,6 @@ func decidePayment(c Contract, cmd *RecordPayment, env Env) ([]ledger.DomainEven
 		Allocations: Allocate(net, beneficiaries),
 	}}, nil
 }
+
+// index names element i of a list field, e.g. "holders[2]".
+func index(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
