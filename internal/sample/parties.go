@@ -306,9 +306,3 @@ func personName(rng *rand.Rand) string {
 	}
 	return name
 }
-
-// county returns a random county-level code in a random Shanxi city.
-func (p *pools) county(rng *rand.Rand) string {
-	c := shanxiCities[pickIndex(rng, p.cityWeights)]
-	return pick(rng, p.counties[c.prefix])
-}
