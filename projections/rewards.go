@@ -1,0 +1,241 @@
+package projections
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/shopspring/decimal"
+
+	"techledger/ledger"
+)
+
+// Researcher rewards (DESIGN §3). Each PaymentRecorded event fixes, when it is recorded,
+// how the payment's net income is allocated to the proceeds beneficiaries in force (package
+// commands computes it, exact to the fen). The tallies sum those allocations; they never
+// re-allocate, so a later assignment or a revocation changes nothing already allocated.
+//
+// A tally is kept per researcher and institution: a researcher who moved is listed once
+// per institution, with what they earned as its member.
+
+// KindResearcher is the holder kind of researchers among proceeds beneficiaries.
+const KindResearcher = "researcher"
+
+type researcherKey struct{ id, institution uint32 }
+
+type researcher struct{ id, institution, name uint32 }
+
+// tallyKey selects a researcher's tally for one year of paid_on (year 0: all years).
+type tallyKey struct {
+	r    int32
+	year int16
+}
+
+type tally struct {
+	amount              Money
+	payments, contracts int64
+}
+
+// seenKey records that a researcher had an allocation under a contract in a year (year 0:
+// any year), so that contracts are counted once.
+type seenKey struct {
+	r        int32
+	year     int16
+	contract uint32
+}
+
+func (s *State) reward(contract uint32, v *view) {
+	var year int16
+	for i := range v.allocs {
+		a := &v.allocs[i]
+		if string(a.kind) != KindResearcher {
+			continue
+		}
+		if year == 0 {
+			y, _, _ := civilOf(v.paidOn)
+			year = int16(y)
+		}
+		r := s.researcher(a)
+		s.tally(tallyKey{r, 0}, contract, a.amount)
+		s.tally(tallyKey{r, year}, contract, a.amount)
+	}
+}
+
+func (s *State) researcher(a *allocView) int32 {
+	k := researcherKey{s.people.id32(a.id), s.people.id32(a.institution)}
+	r, ok := s.researchers[k]
+	if !ok {
+		r = int32(len(s.rs))
+		s.researchers[k] = r
+		s.rs = append(s.rs, researcher{id: k.id, institution: k.institution})
+	}
+	s.rs[r].name = s.people.id32(a.name) // the latest name recorded
+	return r
+}
+
+func (s *State) tally(k tallyKey, contract uint32, fen int64) {
+	i, ok := s.tallies[k]
+	if !ok {
+		i = int32(len(s.tallyList))
+		s.tallies[k] = i
+		s.tallyList = append(s.tallyList, tally{})
+	}
+	t := &s.tallyList[i]
+	t.amount.add(fen)
+	t.payments++
+	sk := seenKey{k.r, k.year, contract}
+	if _, ok := s.seen[sk]; !ok {
+		s.seen[sk] = struct{}{}
+		t.contracts++
+	}
+}
+
+// RewardsQuery selects researcher tallies.
+type RewardsQuery struct {
+	Year        int    // of paid_on; 0: every year
+	Institution string // exact; "": every institution
+}
+
+// RewardRow is one researcher's tally (DESIGN §4 `rewards`).
+type RewardRow struct {
+	ResearcherID string `json:"researcher_id"`
+	Name         string `json:"name"`
+	Institution  string `json:"institution"`
+	Amount       Money  `json:"amount"`
+	Contracts    int64  `json:"contracts"` // contracts with at least one payment allocating to them
+	Payments     int64  `json:"payments"`  // payments allocating to them
+}
+
+// RewardsReport is the result of a rewards query, sorted by researcher ID, then
+// institution.
+type RewardsReport struct {
+	AsOf ledger.Position `json:"as_of"`
+	Rows []RewardRow     `json:"rows"`
+}
+
+// Rewards returns the researcher tallies the query selects.
+func (s *State) Rewards(q RewardsQuery) (RewardsReport, error) {
+	if q.Year != 0 && (q.Year < 1900 || q.Year > 9999) {
+		return RewardsReport{}, &QueryError{Field: "year", Rule: "a year from 1900 to 9999"}
+	}
+	rows := []RewardRow{}
+	for r, rs := range s.rs {
+		inst := s.people.str(rs.institution)
+		if q.Institution != "" && inst != q.Institution {
+			continue
+		}
+		i, ok := s.tallies[tallyKey{int32(r), int16(q.Year)}]
+		if !ok {
+			continue
+		}
+		t := s.tallyList[i]
+		rows = append(rows, RewardRow{
+			ResearcherID: s.people.str(rs.id), Name: s.people.str(rs.name), Institution: inst,
+			Amount: t.amount, Contracts: t.contracts, Payments: t.payments,
+		})
+	}
+	slices.SortFunc(rows, func(a, b RewardRow) int {
+		return cmp.Or(cmp.Compare(a.ResearcherID, b.ResearcherID), cmp.Compare(a.Institution, b.Institution))
+	})
+	return RewardsReport{AsOf: s.pos, Rows: rows}, nil
+}
+
+// RewardRule is a dated minimum for the researchers' share of a result's net transfer or
+// licence income.
+type RewardRule struct {
+	Name     string          // citation
+	Level    string          // RuleStatutory or RuleProvincial
+	From     ledger.Date     // in force for assignments effective on or after this date
+	MinShare decimal.Decimal // researchers' total share below this is flagged
+}
+
+// Rule levels.
+const (
+	RuleStatutory  = "statutory"  // the national law's floor
+	RuleProvincial = "provincial" // the Shanxi policy level
+)
+
+// RewardRules are the rule versions reports check proceeds assignments against; for each
+// level the latest version in force on the assignment's effective_on applies. They apply
+// to transfer and licence contracts (equity, 技术入股, is a transfer subtype), the cases
+// 促进科技成果转化法 art. 45 sets a minimum for; development, consulting and service income
+// is not flagged.
+var RewardRules = []RewardRule{
+	// 促进科技成果转化法 (1996) art. 29: at least 20 % of the net income of a transfer.
+	{Name: "促进科技成果转化法(1996) 第二十九条", Level: RuleStatutory, From: ledger.Date{Year: 1996, Month: 10, Day: 1}, MinShare: decimal.RequireFromString("0.2")},
+	// 促进科技成果转化法 (2015 revision, in force 2015-10-01) art. 45: at least 50 %.
+	{Name: "促进科技成果转化法(2015) 第四十五条", Level: RuleStatutory, From: ledger.Date{Year: 2015, Month: 10, Day: 1}, MinShare: decimal.RequireFromString("0.5")},
+	// 晋政发〔2017〕31号 raises it to at least 70 % in Shanxi. The day it took effect is not
+	// recorded here: it is applied from the start of 2017.
+	{Name: "晋政发〔2017〕31号", Level: RuleProvincial, From: ledger.Date{Year: 2017, Month: 1, Day: 1}, MinShare: decimal.RequireFromString("0.7")},
+}
+
+// Flag is a proceeds assignment whose researchers' total share is below a rule's minimum.
+type Flag struct {
+	ContractID       string          `json:"contract_id"`
+	Position         ledger.Position `json:"position"`
+	EffectiveOn      ledger.Date     `json:"effective_on"`
+	ResearchersShare decimal.Decimal `json:"researchers_share"`
+	Rule             string          `json:"rule"`  // RewardRule.Name
+	Level            string          `json:"level"` // RuleStatutory or RuleProvincial
+	MinShare         decimal.Decimal `json:"min_share"`
+}
+
+// flagTypes are the contract types RewardRules apply to.
+var flagTypes = [][]byte{[]byte("transfer"), []byte("license")}
+
+func (s *State) flag(rec *ledger.Record, contract uint32, v *view) {
+	c := &s.contracts[contract]
+	typ := s.codes.str(uint32(c.dims.typ))
+	if !slices.ContainsFunc(flagTypes, func(t []byte) bool { return bytes.Equal(t, []byte(typ)) }) {
+		return
+	}
+	var units int64
+	for _, h := range v.holders {
+		if string(h.kind) == KindResearcher {
+			units += h.share
+		}
+	}
+	share := decimal.New(units, -4)
+	y, m, d := civilOf(v.effectiveOn)
+	eff := ledger.Date{Year: y, Month: timeMonth(m), Day: d}
+	for _, r := range RulesInForce(eff) {
+		if share.LessThan(r.MinShare) {
+			s.flags = append(s.flags, Flag{
+				ContractID: s.contractID(c.key), Position: rec.Position, EffectiveOn: eff,
+				ResearchersShare: share, Rule: r.Name, Level: r.Level, MinShare: r.MinShare,
+			})
+		}
+	}
+}
+
+// RulesInForce returns, for each level, the latest rule version in force on day (levels
+// with no version yet in force are left out).
+func RulesInForce(day ledger.Date) []RewardRule {
+	var out []RewardRule
+	for _, level := range []string{RuleStatutory, RuleProvincial} {
+		var in *RewardRule
+		for i := range RewardRules {
+			r := &RewardRules[i]
+			if r.Level == level && !day.Before(r.From) && (in == nil || r.From.After(in.From)) {
+				in = r
+			}
+		}
+		if in != nil {
+			out = append(out, *in)
+		}
+	}
+	return out
+}
+
+// Flags returns the flagged proceeds assignments in log order.
+func (s *State) Flags() []Flag { return slices.Clone(s.flags) }
+
+// QueryError is a query the projections refuse; it names the parameter and the rule.
+type QueryError struct {
+	Field string
+	Rule  string
+}
+
+func (e *QueryError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Rule) }
