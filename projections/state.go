@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -129,6 +130,9 @@ func (s *State) Apply(rec *ledger.Record) error {
 	if err := s.apply(rec, &s.v); err != nil {
 		return fmt.Errorf("position %d: %w", rec.Position, err)
 	}
+	if len(s.codes.strs) > math.MaxUint16 { // codes are reference data: a few hundred
+		return fmt.Errorf("position %d: %w: more than %d distinct codes", rec.Position, ErrFold, math.MaxUint16)
+	}
 	s.pos, s.hash, s.at = rec.Position, rec.Hash, rec.RecordedAt
 	return nil
 }
@@ -150,7 +154,7 @@ func (s *State) apply(rec *ledger.Record, v *view) error {
 		s.uncount(c)
 		c.amount, c.tech = v.amount, v.tech
 		c.dims.typ, c.dims.sub, c.dims.field = s.codes.id(v.ctype), s.codes.id(v.subtype), s.codes.id(v.field)
-		s.count(i, c)
+		s.count(c)
 	case evRevoked:
 		s.uncount(c)
 		c.revoked = true
@@ -190,12 +194,12 @@ func (s *State) register(v *view) error {
 	c := &s.contracts[i]
 	m := s.month(monthOf(c.day))
 	m.contracts = append(m.contracts, i)
-	s.count(i, c)
+	s.count(c)
 	return nil
 }
 
 // count adds a live contract to its cell; uncount takes it out.
-func (s *State) count(_ uint32, c *contract) {
+func (s *State) count(c *contract) {
 	cl := s.cellOf(c)
 	cl.count++
 	cl.amount.add(c.amount)
@@ -250,20 +254,24 @@ func (s *State) city(region []byte) uint16 {
 		code = buf[:]
 	}
 	id := s.codes.id(code)
-	if _, ok := s.regions[id]; !ok {
-		prov := code
-		if len(code) == 6 && string(code) != abroadRegion {
-			var p [6]byte
-			copy(p[:], code[:2])
-			copy(p[2:], "0000")
-			prov = p[:]
-		}
-		s.regions[id] = regionInfo{
-			province: s.codes.id(prov),
-			home:     len(code) == 6 && string(code) != abroadRegion && string(code[:2]) == s.home,
-		}
-	}
+	s.regionOf(id)
 	return id
+}
+
+// regionOf records the province and home flag of the city code id, once.
+func (s *State) regionOf(id uint16) {
+	if _, ok := s.regions[id]; ok {
+		return
+	}
+	code := s.codes.str(uint32(id))
+	prov := code
+	if len(code) == 6 && code != abroadRegion {
+		prov = code[:2] + "0000"
+	}
+	s.regions[id] = regionInfo{
+		province: s.codes.id([]byte(prov)),
+		home:     len(code) == 6 && code != abroadRegion && code[:2] == s.home,
+	}
 }
 
 // abroadRegion is the region code of parties outside China (commands.AbroadRegion).

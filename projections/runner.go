@@ -1,0 +1,299 @@
+package projections
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"techledger/ledger"
+)
+
+// Log is what the Runner needs of a ledger.Store.
+type Log interface {
+	Reader
+	Subscribe(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error]
+	Head(ctx context.Context) (ledger.Position, error)
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	Options
+	// SnapshotDir is where snapshots are kept ("" : none, every start replays the log).
+	SnapshotDir string
+	// SnapshotEvery is how many records the Runner folds between snapshots (default
+	// 100,000).
+	SnapshotEvery int
+	// Logger receives what the runner does (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// SnapshotFile is the name of the snapshot in RunnerOptions.SnapshotDir.
+const SnapshotFile = "projections.snap"
+
+// Runner keeps a State up to date with a log: it starts from the latest snapshot that
+// matches the log (or from nothing), replays what follows, then follows new records as
+// they are appended, writing a snapshot every SnapshotEvery records. Queries read the
+// State under a read lock, so they always see it between two records.
+type Runner struct {
+	log  Log
+	opts RunnerOptions
+
+	mu  sync.RWMutex
+	st  *State
+	err error // why following stopped (nil while it runs)
+
+	snapMu    sync.Mutex // one snapshot written at a time
+	sinceSnap int
+}
+
+// NewRunner returns a Runner over log. Call Start before querying it.
+func NewRunner(log Log, opts RunnerOptions) *Runner {
+	if opts.SnapshotEvery <= 0 {
+		opts.SnapshotEvery = 100_000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Runner{log: log, opts: opts, st: NewState(opts.Options)}
+}
+
+// Start loads the latest matching snapshot, replays the log up to its head, and then
+// follows the log in a goroutine until ctx is done. It returns when the State has caught
+// up with the head as it was when Start was called.
+func (r *Runner) Start(ctx context.Context) error {
+	st, err := r.load(ctx, 0)
+	if err != nil {
+		return err
+	}
+	if err := Replay(ctx, r.log, st, 0); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.st = st
+	r.mu.Unlock()
+	r.opts.Logger.Info("projections caught up", "position", st.Position(), "contracts", st.Contracts())
+	go r.follow(ctx, st.Position())
+	return nil
+}
+
+// follow applies new records as they are appended.
+func (r *Runner) follow(ctx context.Context, from ledger.Position) {
+	for rec, err := range r.log.Subscribe(ctx, from+1) {
+		if err == nil {
+			r.mu.Lock()
+			err = r.st.Apply(&rec)
+			r.mu.Unlock()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+			r.opts.Logger.Error("projections stopped following the log", "err", err)
+			return
+		}
+		if r.sinceSnap++; r.sinceSnap >= r.opts.SnapshotEvery {
+			r.sinceSnap = 0
+			if err := r.Snapshot(); err != nil {
+				r.opts.Logger.Warn("projections snapshot failed", "err", err)
+			}
+		}
+	}
+}
+
+// Read calls fn with the live State under the read lock; fn must not keep it. It returns
+// the error that stopped the runner following the log, if any, without calling fn.
+func (r *Runner) Read(fn func(*State) error) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.err != nil {
+		return fmt.Errorf("projections are not following the log: %w", r.err)
+	}
+	return fn(r.st)
+}
+
+// Position returns the position the live State is at.
+func (r *Runner) Position() ledger.Position {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.st.Position()
+}
+
+// Lag returns how many records the live State is behind the head of the log.
+func (r *Runner) Lag(ctx context.Context) (uint64, error) {
+	head, err := r.log.Head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	pos := r.Position()
+	if head < pos {
+		return 0, nil
+	}
+	return uint64(head - pos), nil
+}
+
+// Snapshot writes a snapshot of the live State (atomically: a temporary file renamed
+// over the previous snapshot after fsync). Without a SnapshotDir it does nothing.
+func (r *Runner) Snapshot() error {
+	if r.opts.SnapshotDir == "" {
+		return nil
+	}
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	var buf bytes.Buffer
+	r.mu.RLock()
+	err := r.st.WriteSnapshot(&buf)
+	pos := r.st.Position()
+	r.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.opts.SnapshotDir, 0o755); err != nil {
+		return fmt.Errorf("projections: snapshot: %w", err)
+	}
+	path := filepath.Join(r.opts.SnapshotDir, SnapshotFile)
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("projections: snapshot: %w", err)
+	}
+	_, err = f.Write(buf.Bytes())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("projections: snapshot: %w", err)
+	}
+	r.opts.Logger.Info("projections snapshot written", "position", pos, "bytes", buf.Len())
+	return nil
+}
+
+// load returns the State of the snapshot if there is one, it matches the log, and it is
+// at or before position max (0: any); otherwise an empty State. A snapshot that cannot be
+// used is logged and ignored: the log is the truth, a snapshot only a cache.
+func (r *Runner) load(ctx context.Context, max ledger.Position) (*State, error) {
+	empty := NewState(r.opts.Options)
+	if r.opts.SnapshotDir == "" {
+		return empty, nil
+	}
+	path := filepath.Join(r.opts.SnapshotDir, SnapshotFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return empty, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("projections: read snapshot: %w", err)
+	}
+	ignore := func(reason string, args ...any) (*State, error) {
+		r.opts.Logger.Warn("projections snapshot ignored: "+reason, append([]any{"path", path}, args...)...)
+		return empty, nil
+	}
+	st, err := ReadSnapshot(b)
+	if err != nil {
+		return ignore("unreadable", "err", err)
+	}
+	if st.home != empty.home {
+		return ignore("other home province", "snapshot", st.home, "configured", empty.home)
+	}
+	if max != 0 && st.Position() > max {
+		return empty, nil
+	}
+	if st.Position() == 0 {
+		return st, nil
+	}
+	var rec *ledger.Record
+	for got, err := range r.log.ReadAll(ctx, st.Position()) {
+		if err != nil {
+			return nil, fmt.Errorf("projections: check snapshot: %w", err)
+		}
+		rec = &got
+		break
+	}
+	switch {
+	case rec == nil || rec.Position != st.Position():
+		return ignore("the log does not reach its position", "position", st.Position())
+	case rec.Hash != st.Hash():
+		return ignore("the log's record at its position has another hash", "position", st.Position(), "snapshot_hash", st.Hash(), "log_hash", rec.Hash)
+	}
+	r.opts.Logger.Info("projections snapshot loaded", "position", st.Position())
+	return st, nil
+}
+
+// Rebuild replays the whole log from nothing into a new State (ignoring snapshots) and
+// swaps it in for the live one, then writes a snapshot. It does not restart following the
+// log if that stopped on an error (restart the Runner).
+func (r *Runner) Rebuild(ctx context.Context) error {
+	st := NewState(r.opts.Options)
+	if err := Replay(ctx, r.log, st, 0); err != nil {
+		return err
+	}
+	// Records appended while rebuilding: the live State has them; bring st level.
+	r.mu.Lock()
+	defer func() {
+		r.mu.Unlock()
+		if err := r.Snapshot(); err != nil {
+			r.opts.Logger.Warn("projections snapshot failed", "err", err)
+		}
+	}()
+	if st.Position() < r.st.Position() {
+		if err := Replay(ctx, r.log, st, r.st.Position()); err != nil {
+			return err
+		}
+	}
+	if st.Position() != r.st.Position() || st.Hash() != r.st.Hash() {
+		return fmt.Errorf("projections: rebuild reached position %d (hash %s), the live state is at %d (hash %s)", st.Position(), st.Hash(), r.st.Position(), r.st.Hash())
+	}
+	r.st = st
+	return nil
+}
+
+// AsOf returns a new State folded up to position pos (the ledger as it stood after the
+// record at pos). It starts from the snapshot if that is not past pos.
+func (r *Runner) AsOf(ctx context.Context, pos ledger.Position) (*State, error) {
+	if pos == 0 {
+		return NewState(r.opts.Options), nil
+	}
+	st, err := r.load(ctx, pos)
+	if err != nil {
+		return nil, err
+	}
+	if err := Replay(ctx, r.log, st, pos); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// AsOfTime returns a new State folded over the longest prefix of the log whose records
+// were all recorded at or before t. (Stores record times that never go backwards, so
+// this is every record recorded at or before t.)
+func (r *Runner) AsOfTime(ctx context.Context, t time.Time) (*State, error) {
+	st := NewState(r.opts.Options)
+	for rec, err := range r.log.ReadAll(ctx, 1) {
+		if err != nil {
+			return nil, fmt.Errorf("projections: as of %s: %w", t.Format(time.RFC3339), err)
+		}
+		if rec.RecordedAt.After(t) {
+			break
+		}
+		if err := st.Apply(&rec); err != nil {
+			return nil, fmt.Errorf("projections: as of %s: %w", t.Format(time.RFC3339), err)
+		}
+	}
+	return st, nil
+}
