@@ -1,10 +1,10 @@
 package projections
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -182,32 +182,21 @@ type Flag struct {
 	MinShare         decimal.Decimal `json:"min_share"`
 }
 
-// flagTypes are the contract types RewardRules apply to.
-var flagTypes = [][]byte{[]byte("transfer"), []byte("license")}
+// FlaggedTypes are the contract types RewardRules apply to.
+var FlaggedTypes = []string{"transfer", "license"}
 
 func (s *State) flag(rec *ledger.Record, contract uint32, v *view) {
 	c := &s.contracts[contract]
-	typ := s.codes.str(uint32(c.dims.typ))
-	if !slices.ContainsFunc(flagTypes, func(t []byte) bool { return bytes.Equal(t, []byte(typ)) }) {
-		return
-	}
 	var units int64
 	for _, h := range v.holders {
 		if string(h.kind) == KindResearcher {
 			units += h.share
 		}
 	}
-	share := decimal.New(units, -4)
 	y, m, d := civilOf(v.effectiveOn)
-	eff := ledger.Date{Year: y, Month: timeMonth(m), Day: d}
-	for _, r := range RulesInForce(eff) {
-		if share.LessThan(r.MinShare) {
-			s.flags = append(s.flags, Flag{
-				ContractID: s.contractID(c.key), Position: rec.Position, EffectiveOn: eff,
-				ResearchersShare: share, Rule: r.Name, Level: r.Level, MinShare: r.MinShare,
-			})
-		}
-	}
+	eff := ledger.Date{Year: y, Month: time.Month(m), Day: d}
+	typ := s.codes.str(uint32(c.dims.typ))
+	s.flags = append(s.flags, ruleFlags(s.contractID(c.key), typ, rec.Position, eff, decimal.New(units, -4))...)
 }
 
 // RulesInForce returns, for each level, the latest rule version in force on day (levels

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"techledger/ledger"
 )
@@ -257,5 +256,3 @@ func monthBounds(mn int32) (first, last int32) {
 	first = civilDays(y, m, 1)
 	return first, first + int32(monthDays(y, m)) - 1
 }
-
-func timeMonth(m int) time.Month { return time.Month(m) }
