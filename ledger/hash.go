@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 )
 
@@ -97,17 +98,18 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	if f := d.byte(); d.err == nil && f != recordFormat {
 		return fmt.Errorf("record format %d: want %d", f, recordFormat)
 	}
+	// The nine strings are copied into one allocation and sliced from it.
+	var raw [9][]byte
 	r.Position = Position(d.u64())
-	r.Stream = d.string()
+	raw[0] = d.bytes()
 	r.Version = Version(d.u64())
 	copy(r.ID[:], d.take(16))
-	r.Type = d.string()
+	raw[1] = d.bytes()
 	r.SchemaVersion = d.u16()
 	r.RecordedAt = time.Unix(0, int64(d.u64())).UTC()
 	r.Data = d.bytes()
-	m := &r.Metadata
-	for _, s := range [...]*string{&m.Actor, &m.Role, &m.CommandID, &m.CausationID, &m.CorrelationID, &m.Reason, &m.CommandHash} {
-		*s = d.string()
+	for i := 2; i < len(raw); i++ {
+		raw[i] = d.bytes()
 	}
 	copy(r.PrevHash[:], d.take(len(r.PrevHash)))
 	copy(r.Hash[:], d.take(len(r.Hash)))
@@ -116,6 +118,20 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	}
 	if len(d.b) != 0 {
 		return fmt.Errorf("record encoding has %d trailing bytes", len(d.b))
+	}
+	n := 0
+	for _, x := range raw {
+		n += len(x)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, x := range raw {
+		sb.Write(x)
+	}
+	all := sb.String()
+	m := &r.Metadata
+	for i, s := range [...]*string{&r.Stream, &r.Type, &m.Actor, &m.Role, &m.CommandID, &m.CausationID, &m.CorrelationID, &m.Reason, &m.CommandHash} {
+		*s, all = all[:len(raw[i])], all[len(raw[i]):]
 	}
 	return nil
 }
@@ -156,8 +172,7 @@ func (d *decoder) uvarint() int {
 	d.b = d.b[n:]
 	return int(v)
 }
-func (d *decoder) bytes() []byte  { return d.take(d.uvarint()) }
-func (d *decoder) string() string { return string(d.take(d.uvarint())) }
+func (d *decoder) bytes() []byte { return d.take(d.uvarint()) }
 
 // VerifyReport summarises a log that checked out.
 type VerifyReport struct {

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -21,8 +22,6 @@ import (
 
 // KindResearcher is the holder kind of researchers among proceeds beneficiaries.
 const KindResearcher = "researcher"
-
-type researcherKey struct{ id, institution uint32 }
 
 type researcher struct{ id, institution, name uint32 }
 
@@ -63,15 +62,24 @@ func (s *State) reward(contract uint32, v *view) {
 }
 
 func (s *State) researcher(a *allocView) int32 {
-	k := researcherKey{s.people.id32(a.id), s.people.id32(a.institution)}
-	r, ok := s.researchers[k]
+	s.keyBuf = researcherKeyOf(s.keyBuf[:0], a.id, a.institution)
+	r, ok := s.researchers[string(s.keyBuf)]
 	if !ok {
 		r = int32(len(s.rs))
-		s.researchers[k] = r
-		s.rs = append(s.rs, researcher{id: k.id, institution: k.institution})
+		s.researchers[string(s.keyBuf)] = r
+		s.rs = append(s.rs, researcher{id: s.people.id32(a.id), institution: s.people.id32(a.institution), name: s.people.id32(a.name)})
 	}
-	s.rs[r].name = s.people.id32(a.name) // the latest name recorded
+	if rs := &s.rs[r]; s.people.str(rs.name) != string(a.name) {
+		rs.name = s.people.id32(a.name) // the latest name recorded
+	}
 	return r
+}
+
+// researcherKeyOf appends the key of the researchers map: id's length, id, institution.
+func researcherKeyOf(b, id, institution []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	return append(b, institution...)
 }
 
 func (s *State) tally(k tallyKey, contract uint32, fen int64) {
@@ -195,7 +203,7 @@ func (s *State) flag(rec *ledger.Record, contract uint32, v *view) {
 	}
 	y, m, d := civilOf(v.effectiveOn)
 	eff := ledger.Date{Year: y, Month: time.Month(m), Day: d}
-	typ := s.codes.str(uint32(c.dims.typ))
+	typ := s.codes.str(uint32(c.codes[baseType]))
 	s.flags = append(s.flags, ruleFlags(s.contractID(c.key), typ, rec.Position, eff, decimal.New(units, -4))...)
 }
 

@@ -93,8 +93,7 @@ func (s *State) WriteSnapshot(out io.Writer) error {
 		w.u64(uint64(c.tech))
 		w.u64(uint64(c.paid))
 		w.u32(uint32(c.day))
-		d := c.dims
-		for _, v := range [...]uint16{d.typ, d.sub, d.field, d.sellerKind, d.buyerKind, d.sellerCity, d.buyerCity} {
+		for _, v := range c.codes {
 			w.u16(v)
 		}
 		var rv uint16
@@ -218,7 +217,7 @@ func ReadSnapshot(b []byte) (*State, error) {
 	for n := r.count(4); n > 0 && r.err == nil; n-- {
 		s.otherIDs = append(s.otherIDs, r.str())
 	}
-	n := r.count(50)
+	n := r.count(56)
 	s.contracts = make([]contract, n)
 	s.ids = make(map[uint64]uint32, n)
 	nc := uint16(len(s.codes.strs))
@@ -227,10 +226,9 @@ func ReadSnapshot(b []byte) (*State, error) {
 		c.key = r.u64()
 		c.amount, c.tech, c.paid = int64(r.u64()), int64(r.u64()), int64(r.u64())
 		c.day = int32(r.u32())
-		d := &c.dims
-		for _, p := range [...]*uint16{&d.typ, &d.sub, &d.field, &d.sellerKind, &d.buyerKind, &d.sellerCity, &d.buyerCity} {
-			if *p = r.u16(); *p >= nc && r.err == nil {
-				r.err = fmt.Errorf("%w: contract %d: code %d of %d", ErrSnapshotCorrupt, i, *p, nc)
+		for k := range c.codes {
+			if c.codes[k] = r.u16(); c.codes[k] >= nc && r.err == nil && k != baseFlow {
+				r.err = fmt.Errorf("%w: contract %d: code %d of %d", ErrSnapshotCorrupt, i, c.codes[k], nc)
 			}
 		}
 		c.revoked = r.u16() == 1
@@ -244,13 +242,14 @@ func ReadSnapshot(b []byte) (*State, error) {
 			return nil, fmt.Errorf("%w: contract %d: key twice", ErrSnapshotCorrupt, i)
 		}
 		s.ids[c.key] = uint32(i)
-		s.regionOf(d.sellerCity)
-		s.regionOf(d.buyerCity)
-		m := s.month(monthOf(c.day))
-		m.contracts = append(m.contracts, uint32(i))
-		if !c.revoked {
-			s.count(c)
+		s.regionOf(c.codes[baseSellerCity])
+		s.regionOf(c.codes[baseBuyerCity])
+		flow := c.codes[baseFlow]
+		s.derive(c)
+		if c.codes[baseFlow] != flow {
+			return nil, fmt.Errorf("%w: contract %d: flow does not follow from its regions", ErrSnapshotCorrupt, i)
 		}
+		s.addToMonth(uint32(i))
 	}
 
 	strs(&s.people)
@@ -263,7 +262,11 @@ func ReadSnapshot(b []byte) (*State, error) {
 			return nil, fmt.Errorf("%w: researcher %d: bad reference", ErrSnapshotCorrupt, i)
 		}
 		s.rs[i] = rs
-		s.researchers[researcherKey{rs.id, rs.institution}] = int32(i)
+		key := string(researcherKeyOf(nil, []byte(s.people.str(rs.id)), []byte(s.people.str(rs.institution))))
+		if _, dup := s.researchers[key]; dup {
+			return nil, fmt.Errorf("%w: researcher %d twice", ErrSnapshotCorrupt, i)
+		}
+		s.researchers[key] = int32(i)
 	}
 	n = r.count(38)
 	s.tallyList = make([]tally, 0, n)

@@ -23,8 +23,9 @@ const DefaultHomeProvince = "14"
 
 // State is the read models folded from a prefix of the log: registered-contract statistics
 // and researcher-reward tallies, as of Position. It holds a compact record per contract
-// (about 60 bytes plus its cell in the statistics cube) and nothing per event. State is
-// not safe for concurrent use; the Runner guards it.
+// (56 bytes), the reward tallies, and the aggregates built for the queries asked (see
+// cube.go); nothing per event. After Apply returns an error the State must be dropped.
+// State is not safe for concurrent use; the Runner guards it.
 type State struct {
 	home string
 	pos  ledger.Position
@@ -36,11 +37,13 @@ type State struct {
 	contracts []contract
 	ids       map[uint64]uint32 // contract key (see contractKey) -> index in contracts
 	otherIDs  []string          // contract IDs that are not registration numbers
-	months    map[int32]*monthCells
-	monthList []int32 // the keys of months, sorted
+	months    map[int32][]uint32 // month number -> indexes of the contracts registered in it
+	monthList []int32            // the keys of months, sorted
+	cubes     cubes              // aggregates built for the queries asked
 
 	people      interner // researcher ids, names, institutions
-	researchers map[researcherKey]int32
+	researchers map[string]int32 // researcherKeyOf(id, institution) -> index in rs
+	keyBuf      []byte
 	rs          []researcher
 	tallies     map[tallyKey]int32
 	tallyList   []tally
@@ -55,29 +58,25 @@ type contract struct {
 	key                uint64
 	amount, tech, paid int64 // fen
 	day                int32 // registered_on
-	dims               dimKey
+	codes              [baseDims]uint16
 	revoked            bool
 }
 
-// dimKey holds a contract's classification as interned codes: the cell of the statistics
-// cube it falls in (with its month).
-type dimKey struct {
-	typ, sub, field, sellerKind, buyerKind, sellerCity, buyerCity uint16
-}
-
-// cell sums the contracts of one month with the same dimKey.
-type cell struct {
-	key                dimKey
-	count              int64
-	amount, tech, paid Money
-}
-
-// monthCells is the statistics cube for the contracts registered in one month.
-type monthCells struct {
-	idx       map[dimKey]int32
-	cells     []cell
-	contracts []uint32 // indexes of the contracts registered this month, in log order
-}
+// Base dimensions: the classification a contract carries, as interned codes (the flow as
+// its index in flows). The period dimensions are derived from registered_on.
+const (
+	baseType = iota
+	baseSubtype
+	baseField
+	baseSellerKind
+	baseBuyerKind
+	baseSellerProvince
+	baseSellerCity
+	baseBuyerProvince
+	baseBuyerCity
+	baseFlow
+	baseDims
+)
 
 // regionInfo is derived from a city code: its province code and whether it is home.
 type regionInfo struct {
@@ -95,8 +94,8 @@ func NewState(opts Options) *State {
 		home:        home,
 		regions:     map[uint16]regionInfo{},
 		ids:         map[uint64]uint32{},
-		months:      map[int32]*monthCells{},
-		researchers: map[researcherKey]int32{},
+		months:      map[int32][]uint32{},
+		researchers: map[string]int32{},
 		tallies:     map[tallyKey]int32{},
 		seen:        map[seenKey]struct{}{},
 	}
@@ -127,7 +126,15 @@ func (s *State) Apply(rec *ledger.Record) error {
 	if err := decodeView(rec, &s.v); err != nil {
 		return err
 	}
-	if err := s.apply(rec, &s.v); err != nil {
+	return s.applyView(rec, &s.v)
+}
+
+// applyView folds rec, whose view v is decoded.
+func (s *State) applyView(rec *ledger.Record, v *view) error {
+	if rec.Position != s.pos+1 {
+		return fmt.Errorf("%w: record at position %d follows position %d", ErrFold, rec.Position, s.pos)
+	}
+	if err := s.apply(rec, v); err != nil {
 		return fmt.Errorf("position %d: %w", rec.Position, err)
 	}
 	if len(s.codes.strs) > math.MaxUint16 { // codes are reference data: a few hundred
@@ -151,12 +158,12 @@ func (s *State) apply(rec *ledger.Record, v *view) error {
 	}
 	switch v.typ {
 	case evAmended:
-		s.uncount(c)
+		s.cubes.add(c, -1)
 		c.amount, c.tech = v.amount, v.tech
-		c.dims.typ, c.dims.sub, c.dims.field = s.codes.id(v.ctype), s.codes.id(v.subtype), s.codes.id(v.field)
-		s.count(c)
+		c.codes[baseType], c.codes[baseSubtype], c.codes[baseField] = s.codes.id(v.ctype), s.codes.id(v.subtype), s.codes.id(v.field)
+		s.cubes.add(c, 1)
 	case evRevoked:
-		s.uncount(c)
+		s.cubes.add(c, -1)
 		c.revoked = true
 	case evRights:
 		if string(v.right) == ledger.RightProceeds {
@@ -166,8 +173,9 @@ func (s *State) apply(rec *ledger.Record, v *view) error {
 		if c.paid+v.amount > fenMax {
 			return fmt.Errorf("%w: payments of contract %q exceed %d fen", ErrFold, v.contractID, int64(fenMax))
 		}
+		s.cubes.add(c, -1)
 		c.paid += v.amount
-		s.cellOf(c).paid.add(v.amount)
+		s.cubes.add(c, 1)
 		s.reward(i, v)
 	}
 	return nil
@@ -183,58 +191,42 @@ func (s *State) register(v *view) error {
 	}
 	i := uint32(len(s.contracts))
 	s.ids[key] = i
-	s.contracts = append(s.contracts, contract{
-		key: key, amount: v.amount, tech: v.tech, day: v.registeredOn,
-		dims: dimKey{
-			typ: s.codes.id(v.ctype), sub: s.codes.id(v.subtype), field: s.codes.id(v.field),
-			sellerKind: s.codes.id(v.sellerKind), buyerKind: s.codes.id(v.buyerKind),
-			sellerCity: s.city(v.sellerReg), buyerCity: s.city(v.buyerReg),
-		},
-	})
-	c := &s.contracts[i]
-	m := s.month(monthOf(c.day))
-	m.contracts = append(m.contracts, i)
-	s.count(c)
+	c := contract{key: key, amount: v.amount, tech: v.tech, day: v.registeredOn}
+	c.codes[baseType], c.codes[baseSubtype], c.codes[baseField] = s.codes.id(v.ctype), s.codes.id(v.subtype), s.codes.id(v.field)
+	c.codes[baseSellerKind], c.codes[baseBuyerKind] = s.codes.id(v.sellerKind), s.codes.id(v.buyerKind)
+	c.codes[baseSellerCity], c.codes[baseBuyerCity] = s.city(v.sellerReg), s.city(v.buyerReg)
+	s.derive(&c)
+	s.contracts = append(s.contracts, c)
+	s.addToMonth(i)
+	s.cubes.add(&s.contracts[i], 1)
 	return nil
 }
 
-// count adds a live contract to its cell; uncount takes it out.
-func (s *State) count(c *contract) {
-	cl := s.cellOf(c)
-	cl.count++
-	cl.amount.add(c.amount)
-	cl.tech.add(c.tech)
-	cl.paid.add(c.paid)
-}
-
-func (s *State) uncount(c *contract) {
-	cl := s.cellOf(c)
-	cl.count--
-	cl.amount.add(-c.amount)
-	cl.tech.add(-c.tech)
-	cl.paid.add(-c.paid)
-}
-
-func (s *State) cellOf(c *contract) *cell {
-	m := s.month(monthOf(c.day))
-	j, ok := m.idx[c.dims]
-	if !ok {
-		j = int32(len(m.cells))
-		m.idx[c.dims] = j
-		m.cells = append(m.cells, cell{key: c.dims})
+// derive sets the codes that follow from the cities: provinces and flow.
+func (s *State) derive(c *contract) {
+	sr, br := s.regions[c.codes[baseSellerCity]], s.regions[c.codes[baseBuyerCity]]
+	c.codes[baseSellerProvince], c.codes[baseBuyerProvince] = sr.province, br.province
+	switch {
+	case sr.home && br.home:
+		c.codes[baseFlow] = flowWithin
+	case sr.home:
+		c.codes[baseFlow] = flowOutflow
+	case br.home:
+		c.codes[baseFlow] = flowInflow
+	default:
+		c.codes[baseFlow] = flowExternal
 	}
-	return &m.cells[j]
 }
 
-func (s *State) month(n int32) *monthCells {
-	m, ok := s.months[n]
+// addToMonth lists contract i under the month it was registered in.
+func (s *State) addToMonth(i uint32) {
+	n := monthOf(s.contracts[i].day)
+	list, ok := s.months[n]
 	if !ok {
-		m = &monthCells{idx: map[dimKey]int32{}}
-		s.months[n] = m
 		at, _ := slices.BinarySearch(s.monthList, n)
 		s.monthList = slices.Insert(s.monthList, at, n)
 	}
-	return m
+	s.months[n] = append(list, i)
 }
 
 // monthOf returns the month number (year*12 + month-1) of a day.

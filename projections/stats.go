@@ -103,30 +103,32 @@ func ParseDimensions(s string) []string {
 	return parts
 }
 
-// group sums the contracts of one row while a query runs.
-type group struct {
-	count              int64
-	amount, tech, paid Money
-}
-
-// gkey holds the codes of a row's dimension values, in query order.
-type gkey [dimCount]uint16
+// rowKey identifies a result row: the period codes and the base codes of its values,
+// each packed 16 bits per dimension in query order.
+type rowKey struct{ period, base uint64 }
 
 // Stats answers a statistics query over the contracts registered and not revoked, with
-// their amendments applied. Full months inside the range are read from the cube (one cell
-// per month and classification); the months at the ends of a range that cut through them
-// are read contract by contract.
+// their amendments applied. It reads the aggregate of the query's base dimensions (see
+// cube.go): the cells summed over all months when the query has no period dimension and
+// its range takes in every month, otherwise the cells of each month the range covers
+// whole, plus the contracts of the months the range cuts through.
 func (s *State) Stats(q StatsQuery) (StatsReport, error) {
-	dims := make([]int, len(q.By))
-	for i, name := range q.By {
+	var period, base []int // dimension indexes (Dimensions) of each kind, in query order
+	seen := map[string]bool{}
+	for _, name := range q.By {
 		d := slices.Index(Dimensions, name)
 		if d < 0 {
 			return StatsReport{}, &QueryError{Field: "by", Rule: fmt.Sprintf("unknown dimension %q (one of %s)", name, strings.Join(Dimensions, ", "))}
 		}
-		if slices.Contains(dims[:i], d) {
+		if seen[name] {
 			return StatsReport{}, &QueryError{Field: "by", Rule: fmt.Sprintf("dimension %q given twice", name)}
 		}
-		dims[i] = d
+		seen[name] = true
+		if d <= dimMonth {
+			period = append(period, d)
+		} else {
+			base = append(base, baseOf[d])
+		}
 	}
 	from, to := int32(-1<<31), int32(1<<31-1)
 	if !q.From.IsZero() {
@@ -139,112 +141,122 @@ func (s *State) Stats(q StatsQuery) (StatsReport, error) {
 		return StatsReport{}, &QueryError{Field: "from", Rule: "must not be after to"}
 	}
 
-	groups := map[gkey]*group{}
-	add := func(month int32, k dimKey, count int64, amount, tech, paid Money) {
-		var key gkey
-		for i, d := range dims {
-			key[i] = s.code(d, month, k)
-		}
-		g := groups[key]
+	groups := map[rowKey]*group{}
+	at := func(k rowKey) *group {
+		g := groups[k]
 		if g == nil {
 			g = &group{}
-			groups[key] = g
+			groups[k] = g
 		}
-		g.count += count
-		g.amount.addMoney(amount)
-		g.tech.addMoney(tech)
-		g.paid.addMoney(paid)
+		return g
 	}
-	for _, mn := range s.monthList {
-		first, last := monthBounds(mn)
-		if last < from || first > to {
-			continue
+	periodKey := func(mn int32) uint64 {
+		var k uint64
+		for _, d := range period {
+			k = k<<16 | uint64(periodCode(d, mn))
 		}
-		m := s.months[mn]
-		if from <= first && last <= to {
-			for i := range m.cells {
-				c := &m.cells[i]
-				if c.count != 0 {
-					add(mn, c.key, c.count, c.amount, c.tech, c.paid)
-				}
+		return k
+	}
+	scan := func(mn int32) {
+		pk := periodKey(mn)
+		for _, ci := range s.months[mn] {
+			if c := &s.contracts[ci]; !c.revoked && from <= c.day && c.day <= to {
+				at(rowKey{pk, packKey(c, base)}).addContract(c, 1)
 			}
-			continue
 		}
-		for _, ci := range m.contracts {
-			c := &s.contracts[ci]
-			if !c.revoked && from <= c.day && c.day <= to {
-				add(mn, c.dims, 1, Fen(c.amount), Fen(c.tech), Fen(c.paid))
+	}
+	covered := func(mn int32) bool {
+		first, last := monthBounds(mn)
+		return from <= first && last <= to
+	}
+	switch {
+	case len(base) > cubeDimsMax:
+		for _, mn := range s.monthList {
+			scan(mn)
+		}
+	case len(period) == 0 && (len(s.monthList) == 0 || covered(s.monthList[0]) && covered(s.monthList[len(s.monthList)-1])):
+		cb := s.cube(base)
+		for i := range cb.all.list {
+			cl := &cb.all.list[i]
+			if cl.sum.count != 0 {
+				at(rowKey{0, cl.key}).addGroup(&cl.sum)
+			}
+		}
+	default:
+		cb := s.cube(base)
+		for _, mn := range s.monthList {
+			first, last := monthBounds(mn)
+			switch {
+			case last < from || first > to:
+			case from <= first && last <= to:
+				pk := periodKey(mn)
+				if m := cb.months[mn]; m != nil {
+					for i := range m.list {
+						cl := &m.list[i]
+						if cl.sum.count != 0 {
+							at(rowKey{pk, cl.key}).addGroup(&cl.sum)
+						}
+					}
+				}
+			default:
+				scan(mn)
 			}
 		}
 	}
 
 	rows := make([]StatsRow, 0, len(groups)+1)
-	for key, g := range groups {
-		row := StatsRow{Values: make([]string, len(dims)), Count: g.count, Amount: g.amount, TechAmount: g.tech, Paid: g.paid}
-		for i, d := range dims {
-			row.Values[i] = s.value(d, key[i])
+	for k, g := range groups {
+		row := StatsRow{Values: make([]string, len(q.By)), Count: g.count, Amount: g.amount, TechAmount: g.tech, Paid: g.paid}
+		pi, bi := len(period), len(base)
+		for i := len(q.By) - 1; i >= 0; i-- { // unpack from the low bits: last dimension first
+			d := slices.Index(Dimensions, q.By[i])
+			if d <= dimMonth {
+				pi--
+				row.Values[i] = periodValue(d, uint16(k.period>>(16*(len(period)-1-pi))))
+			} else {
+				bi--
+				row.Values[i] = s.baseValue(baseOf[d], uint16(k.base>>(16*(len(base)-1-bi))))
+			}
 		}
 		rows = append(rows, row)
 	}
-	if len(dims) == 0 && len(rows) == 0 {
+	if len(q.By) == 0 && len(rows) == 0 {
 		rows = append(rows, StatsRow{Values: []string{}})
 	}
 	slices.SortFunc(rows, func(a, b StatsRow) int { return slices.Compare(a.Values, b.Values) })
 	return StatsReport{AsOf: s.pos, By: slices.Clone(q.By), Rows: rows}, nil
 }
 
-// code returns the code of dimension d for a cell of month mn.
-func (s *State) code(d int, mn int32, k dimKey) uint16 {
+// baseOf maps a dimension index (Dimensions) to its base code index.
+var baseOf = [dimCount]int{
+	dimType: baseType, dimSubtype: baseSubtype, dimField: baseField, dimSellerKind: baseSellerKind,
+	dimBuyerKind: baseBuyerKind, dimSellerProvince: baseSellerProvince, dimSellerCity: baseSellerCity,
+	dimBuyerProvince: baseBuyerProvince, dimBuyerCity: baseBuyerCity, dimFlow: baseFlow,
+}
+
+// periodCode returns the code of period dimension d for month number mn.
+func periodCode(d int, mn int32) uint16 {
 	switch d {
 	case dimYear:
 		return uint16(mn / 12)
 	case dimQuarter:
 		return uint16(mn / 3)
-	case dimMonth:
-		return uint16(mn)
-	case dimType:
-		return k.typ
-	case dimSubtype:
-		return k.sub
-	case dimField:
-		return k.field
-	case dimSellerKind:
-		return k.sellerKind
-	case dimBuyerKind:
-		return k.buyerKind
-	case dimSellerProvince:
-		return s.regions[k.sellerCity].province
-	case dimSellerCity:
-		return k.sellerCity
-	case dimBuyerProvince:
-		return s.regions[k.buyerCity].province
-	case dimBuyerCity:
-		return k.buyerCity
-	case dimFlow:
-		sh, bh := s.regions[k.sellerCity].home, s.regions[k.buyerCity].home
-		switch {
-		case sh && bh:
-			return 0
-		case sh:
-			return 1
-		case bh:
-			return 2
-		}
-		return 3
 	}
-	panic("projections: unknown dimension")
+	return uint16(mn)
 }
 
-// value returns the text of code c of dimension d.
-func (s *State) value(d int, c uint16) string {
+func periodValue(d int, c uint16) string {
 	switch d {
 	case dimYear:
 		return strconv.Itoa(int(c))
 	case dimQuarter:
 		return fmt.Sprintf("%04d-Q%d", c/4, c%4+1)
-	case dimMonth:
-		return fmt.Sprintf("%04d-%02d", c/12, c%12+1)
-	case dimFlow:
+	}
+	return fmt.Sprintf("%04d-%02d", c/12, c%12+1)
+}
+
+func (s *State) baseValue(b int, c uint16) string {
+	if b == baseFlow {
 		return flows[c]
 	}
 	return s.codes.str(uint32(c))
