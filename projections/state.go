@@ -35,13 +35,13 @@ type State struct {
 	codes     interner // type, subtype, field, kind and region codes
 	regions   map[uint16]regionInfo
 	contracts []contract
-	ids       map[uint64]uint32 // contract key (see contractKey) -> index in contracts
-	otherIDs  []string          // contract IDs that are not registration numbers
+	ids       map[uint64]uint32  // contract key (see contractKey) -> index in contracts
+	otherIDs  []string           // contract IDs that are not registration numbers
 	months    map[int32][]uint32 // month number -> indexes of the contracts registered in it
 	monthList []int32            // the keys of months, sorted
 	cubes     cubes              // aggregates built for the queries asked
 
-	people      interner // researcher ids, names, institutions
+	people      interner         // researcher ids, names, institutions
 	researchers map[string]int32 // researcherKeyOf(id, institution) -> index in rs
 	keyBuf      []byte
 	rs          []researcher
