@@ -301,6 +301,15 @@ func (p *parser) null() bool {
 	return false
 }
 
+// special marks the bytes a string scan must stop at: the closing quote, a backslash,
+// control characters (invalid raw in JSON) and non-ASCII bytes (checked as UTF-8).
+var special = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+	}
+	return t
+}()
+
 // str returns the contents of a string without escapes (false for an escaped string or
 // anything else).
 func (p *parser) str() ([]byte, bool) {
@@ -309,15 +318,22 @@ func (p *parser) str() ([]byte, bool) {
 		return nil, false
 	}
 	start := p.i + 1
+	ascii := true
 	for j := start; j < len(p.b); j++ {
-		switch c := p.b[j]; {
+		c := p.b[j]
+		if !special[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			p.i = j + 1
-			if !utf8.Valid(p.b[start:j]) { // the codec would replace invalid bytes
+			if !ascii && !utf8.Valid(p.b[start:j]) { // the codec would replace invalid bytes
 				return nil, false
 			}
 			return p.b[start:j], true
-		case c == '\\' || c < 0x20:
+		case c >= 0x80:
+			ascii = false
+		default: // backslash or control character
 			return nil, false
 		}
 	}
@@ -332,11 +348,15 @@ func (p *parser) anyStr() bool {
 		return false
 	}
 	for j := p.i + 1; j < len(p.b); j++ {
-		switch c := p.b[j]; {
-		case c == '"':
+		c := p.b[j]
+		if !special[c] || c >= 0x80 {
+			continue
+		}
+		switch c {
+		case '"':
 			p.i = j + 1
 			return true
-		case c == '\\':
+		case '\\':
 			if j+1 >= len(p.b) {
 				return false
 			}
@@ -351,7 +371,7 @@ func (p *parser) anyStr() bool {
 			default:
 				return false
 			}
-		case c < 0x20:
+		default: // control character
 			return false
 		}
 	}

@@ -23,12 +23,16 @@ import (
 // KindResearcher is the holder kind of researchers among proceeds beneficiaries.
 const KindResearcher = "researcher"
 
-type researcher struct{ id, institution, name uint32 }
+// researcher is a researcher at an institution, with their tallies.
+type researcher struct {
+	id, institution, name uint32 // in State.people
+	all                   tally
+	years                 []yearTally // by year of paid_on, in the order first seen
+}
 
-// tallyKey selects a researcher's tally for one year of paid_on (year 0: all years).
-type tallyKey struct {
-	r    int32
+type yearTally struct {
 	year int16
+	tally
 }
 
 type tally struct {
@@ -36,13 +40,21 @@ type tally struct {
 	payments, contracts int64
 }
 
-// seenKey records that a researcher had an allocation under a contract in a year (year 0:
-// any year), so that contracts are counted once.
+// seenKey says which researcher and contract a State.seen entry is about. Its value has
+// bit y-seenYear0 set when the researcher had an allocation under the contract in year y
+// (years outside the 64 the mask covers are kept in State.seenOther).
 type seenKey struct {
 	r        int32
-	year     int16
 	contract uint32
 }
+
+type seenOtherKey struct {
+	r        int32
+	contract uint32
+	year     int16
+}
+
+const seenYear0 = 1990
 
 func (s *State) reward(contract uint32, v *view) {
 	var year int16
@@ -56,8 +68,7 @@ func (s *State) reward(contract uint32, v *view) {
 			year = int16(y)
 		}
 		r := s.researcher(a)
-		s.tally(tallyKey{r, 0}, contract, a.amount)
-		s.tally(tallyKey{r, year}, contract, a.amount)
+		s.tally(r, year, contract, a.amount)
 	}
 }
 
@@ -82,20 +93,36 @@ func researcherKeyOf(b, id, institution []byte) []byte {
 	return append(b, institution...)
 }
 
-func (s *State) tally(k tallyKey, contract uint32, fen int64) {
-	i, ok := s.tallies[k]
-	if !ok {
-		i = int32(len(s.tallyList))
-		s.tallies[k] = i
-		s.tallyList = append(s.tallyList, tally{})
+// tally adds an allocation of fen to researcher r under contract in year.
+func (s *State) tally(r int32, year int16, contract uint32, fen int64) {
+	rs := &s.rs[r]
+	yi := slices.IndexFunc(rs.years, func(y yearTally) bool { return y.year == year })
+	if yi < 0 {
+		yi = len(rs.years)
+		rs.years = append(rs.years, yearTally{year: year})
 	}
-	t := &s.tallyList[i]
-	t.amount.add(fen)
-	t.payments++
-	sk := seenKey{k.r, k.year, contract}
-	if _, ok := s.seen[sk]; !ok {
-		s.seen[sk] = struct{}{}
-		t.contracts++
+	yt := &rs.years[yi].tally
+	rs.all.amount.add(fen)
+	rs.all.payments++
+	yt.amount.add(fen)
+	yt.payments++
+
+	k := seenKey{r, contract}
+	mask, seen := s.seen[k]
+	if !seen {
+		rs.all.contracts++
+	}
+	if b := int(year) - seenYear0; b >= 0 && b < 64 {
+		if mask&(1<<b) == 0 {
+			yt.contracts++
+		}
+		mask |= 1 << b
+	} else if _, ok := s.seenOther[seenOtherKey{r, contract, year}]; !ok {
+		s.seenOther[seenOtherKey{r, contract, year}] = struct{}{}
+		yt.contracts++
+	}
+	if !seen || mask != s.seen[k] {
+		s.seen[k] = mask
 	}
 }
 
@@ -128,16 +155,19 @@ func (s *State) Rewards(q RewardsQuery) (RewardsReport, error) {
 		return RewardsReport{}, &QueryError{Field: "year", Rule: "a year from 1900 to 9999"}
 	}
 	rows := []RewardRow{}
-	for r, rs := range s.rs {
+	for _, rs := range s.rs {
 		inst := s.people.str(rs.institution)
 		if q.Institution != "" && inst != q.Institution {
 			continue
 		}
-		i, ok := s.tallies[tallyKey{int32(r), int16(q.Year)}]
-		if !ok {
-			continue
+		t := rs.all
+		if q.Year != 0 {
+			yi := slices.IndexFunc(rs.years, func(y yearTally) bool { return int(y.year) == q.Year })
+			if yi < 0 {
+				continue
+			}
+			t = rs.years[yi].tally
 		}
-		t := s.tallyList[i]
 		rows = append(rows, RewardRow{
 			ResearcherID: s.people.str(rs.id), Name: s.people.str(rs.name), Institution: inst,
 			Amount: t.amount, Contracts: t.contracts, Payments: t.payments,

@@ -104,26 +104,34 @@ func (s *State) WriteSnapshot(out io.Writer) error {
 	}
 
 	strs(&s.people)
+	tal := func(t tally) {
+		w.money(t.amount)
+		w.u64(uint64(t.payments))
+		w.u64(uint64(t.contracts))
+	}
 	w.u32(uint32(len(s.rs)))
 	for _, r := range s.rs {
 		w.u32(r.id)
 		w.u32(r.institution)
 		w.u32(r.name)
-	}
-	w.u32(uint32(len(s.tallyList)))
-	for k, i := range s.tallies { // written as (key, tally): the order of the list is rebuilt
-		t := s.tallyList[i]
-		w.u32(uint32(k.r))
-		w.u16(uint16(k.year))
-		w.money(t.amount)
-		w.u64(uint64(t.payments))
-		w.u64(uint64(t.contracts))
+		tal(r.all)
+		w.u32(uint32(len(r.years)))
+		for _, y := range r.years {
+			w.u16(uint16(y.year))
+			tal(y.tally)
+		}
 	}
 	w.u32(uint32(len(s.seen)))
-	for k := range s.seen {
+	for k, mask := range s.seen {
 		w.u32(uint32(k.r))
-		w.u16(uint16(k.year))
 		w.u32(k.contract)
+		w.u64(mask)
+	}
+	w.u32(uint32(len(s.seenOther)))
+	for k := range s.seenOther {
+		w.u32(uint32(k.r))
+		w.u32(k.contract)
+		w.u16(uint16(k.year))
 	}
 	flags, err := json.Marshal(s.flags)
 	if err != nil {
@@ -254,10 +262,19 @@ func ReadSnapshot(b []byte) (*State, error) {
 
 	strs(&s.people)
 	np := uint32(len(s.people.strs))
-	n = r.count(12)
+	tal := func() tally {
+		return tally{amount: r.money(), payments: int64(r.u64()), contracts: int64(r.u64())}
+	}
+	n = r.count(48)
 	s.rs = make([]researcher, n)
 	for i := range s.rs {
-		rs := researcher{id: r.u32(), institution: r.u32(), name: r.u32()}
+		rs := researcher{id: r.u32(), institution: r.u32(), name: r.u32(), all: tal()}
+		for ny := r.count(34); ny > 0 && r.err == nil; ny-- {
+			rs.years = append(rs.years, yearTally{year: int16(r.u16()), tally: tal()})
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
 		if rs.id >= np || rs.institution >= np || rs.name >= np {
 			return nil, fmt.Errorf("%w: researcher %d: bad reference", ErrSnapshotCorrupt, i)
 		}
@@ -268,19 +285,11 @@ func ReadSnapshot(b []byte) (*State, error) {
 		}
 		s.researchers[key] = int32(i)
 	}
-	n = r.count(38)
-	s.tallyList = make([]tally, 0, n)
-	for range n {
-		k := tallyKey{r: int32(r.u32()), year: int16(r.u16())}
-		t := tally{amount: r.money(), payments: int64(r.u64()), contracts: int64(r.u64())}
-		if k.r < 0 || int(k.r) >= len(s.rs) {
-			return nil, fmt.Errorf("%w: tally of researcher %d", ErrSnapshotCorrupt, k.r)
-		}
-		s.tallies[k] = int32(len(s.tallyList))
-		s.tallyList = append(s.tallyList, t)
+	for n = r.count(16); n > 0 && r.err == nil; n-- {
+		s.seen[seenKey{r: int32(r.u32()), contract: r.u32()}] = r.u64()
 	}
 	for n = r.count(10); n > 0 && r.err == nil; n-- {
-		s.seen[seenKey{r: int32(r.u32()), year: int16(r.u16()), contract: r.u32()}] = struct{}{}
+		s.seenOther[seenOtherKey{r: int32(r.u32()), contract: r.u32(), year: int16(r.u16())}] = struct{}{}
 	}
 	flags := r.take(int(r.u32()))
 	if r.err != nil {

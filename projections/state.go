@@ -45,9 +45,8 @@ type State struct {
 	researchers map[string]int32 // researcherKeyOf(id, institution) -> index in rs
 	keyBuf      []byte
 	rs          []researcher
-	tallies     map[tallyKey]int32
-	tallyList   []tally
-	seen        map[seenKey]struct{}
+	seen        map[seenKey]uint64
+	seenOther   map[seenOtherKey]struct{}
 	flags       []Flag
 
 	v view // scratch for decoding
@@ -96,8 +95,8 @@ func NewState(opts Options) *State {
 		ids:         map[uint64]uint32{},
 		months:      map[int32][]uint32{},
 		researchers: map[string]int32{},
-		tallies:     map[tallyKey]int32{},
-		seen:        map[seenKey]struct{}{},
+		seen:        map[seenKey]uint64{},
+		seenOther:   map[seenOtherKey]struct{}{},
 	}
 }
 
