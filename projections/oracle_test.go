@@ -801,10 +801,13 @@ func sampleDataset(t testing.TB, seed uint64) *dataset {
 	return d
 }
 
-// forEachSeed runs f in a subtest per seed.
+// forEachSeed runs f in a parallel subtest per seed. The datasets are shared read-only.
 func forEachSeed(t *testing.T, f func(t *testing.T, d *dataset)) {
 	for _, seed := range oracleSeeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { f(t, sampleDataset(t, seed)) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			f(t, sampleDataset(t, seed))
+		})
 	}
 }
 
@@ -833,7 +836,7 @@ func statsCases() []statsCase {
 	}
 	for _, r := range [][2]string{
 		{"", ""}, {"2022-01-01", ""}, {"", "2020-12-31"}, {"2021-03-01", "2023-05-15"},
-		{"2023-05-15", "2023-05-15"}, {"2024-02-29", "2024-02-29"}, {"2030-01-01", ""}, {"2022-07-01", "2022-06-30"},
+		{"2023-05-15", "2023-05-15"}, {"2024-02-29", "2024-02-29"}, {"2030-01-01", ""}, {"", "2018-12-31"},
 	} {
 		cs = append(cs, statsCase{from: r[0], to: r[1]})
 	}
@@ -964,6 +967,8 @@ func rewardInstitutions(l *oLedger) (most, least string) {
 //	15   amend E: amount 350000.00 (tech kept)
 //	16   proceeds E: R-005 赵六 1.00 (太原理工大学)
 //	17   pay E P-2 1000.00, costs 1000.00, 2023-01-05       net 0.00 → R-005 0.00
+//	18   proceeds C again: R-003 renamed 王伍 0.5, R-004 孙七 0.5 (R-001 dropped)
+//	19   pay C P-3 100.01, costs 0.00, 2024-07-01           → 50.01, 50.00 (tie: R-003 first)
 var handScenario = []string{
 	`{"command":"register_contract","command_id":"h-01","contract_id":"2023140101000001","title":"数控机床远程运维系统开发","type":"development","subtype":"commissioned","signed_on":"2023-02-01","registered_on":"2023-02-10","amount":"100000.00","tech_amount":"80000.00","field":"advanced_manufacturing","seller":{"id":"12140000405000025X","name":"太原理工大学","kind":"university","region":"140100"},"buyer":{"id":"91140400234567819D","name":"长治某能源有限公司","kind":"enterprise","region":"140400"},"intermediary":null,"ip_types":[]}`,
 	`{"command":"register_contract","command_id":"h-02","contract_id":"2023140101000002","title":"煤矸石综合利用专利权转让","type":"transfer","subtype":"patent_right","signed_on":"2023-05-10","registered_on":"2023-05-20","amount":"500000.00","tech_amount":"500000.00","field":"environment","seller":{"id":"P-100","name":"周八","kind":"individual","region":"110105"},"buyer":{"id":"91140400234567819D","name":"长治某能源有限公司","kind":"enterprise","region":"140400"},"intermediary":null,"ip_types":["patent"]}`,
@@ -982,6 +987,8 @@ var handScenario = []string{
 	`{"command":"amend_contract","command_id":"h-15","contract_id":"2022140101000004","amount":"350000.00","reason":"补充协议"}`,
 	`{"command":"assign_rights","command_id":"h-16","contract_id":"2022140101000004","right":"proceeds","effective_on":"2023-01-01","holders":[{"id":"R-005","name":"赵六","kind":"researcher","institution":"太原理工大学","share":"1.00"}]}`,
 	`{"command":"record_payment","command_id":"h-17","contract_id":"2022140101000004","payment_id":"P-2","amount":"1000.00","costs":"1000.00","paid_on":"2023-01-05"}`,
+	`{"command":"assign_rights","command_id":"h-18","contract_id":"2023140101000002","right":"proceeds","effective_on":"2024-06-01","holders":[{"id":"R-003","name":"王伍","kind":"researcher","institution":"山西大学","share":"0.5"},{"id":"R-004","name":"孙七","kind":"researcher","institution":"山西大学","share":"0.5"}]}`,
+	`{"command":"record_payment","command_id":"h-19","contract_id":"2023140101000002","payment_id":"P-3","amount":"100.01","costs":"0.00","paid_on":"2024-07-01"}`,
 }
 
 func sr(dims []string, count int64, amount, tech, paid string) statsRow {
@@ -999,39 +1006,39 @@ type handStats struct {
 
 // handStatsCases are the scenario's statistics, computed by hand.
 var handStatsCases = []handStats{
-	{statsCase{}, 0, statsDoc{17, []statsRow{sr(nil, 3, "950000.00", "880000.00", "332200.06")}}},
-	{statsCase{by: []string{"type"}}, 0, statsDoc{17, []statsRow{
+	{statsCase{}, 0, statsDoc{19, []statsRow{sr(nil, 3, "950000.00", "880000.00", "332300.07")}}},
+	{statsCase{by: []string{"type"}}, 0, statsDoc{19, []statsRow{
 		sr([]string{"development"}, 1, "350000.00", "300000.00", "101000.00"),
 		sr([]string{"service"}, 1, "100000.00", "80000.00", "31200.01"),
-		sr([]string{"transfer"}, 1, "500000.00", "500000.00", "200000.05"),
+		sr([]string{"transfer"}, 1, "500000.00", "500000.00", "200100.06"),
 	}}},
-	{statsCase{by: []string{"flow"}}, 0, statsDoc{17, []statsRow{
+	{statsCase{by: []string{"flow"}}, 0, statsDoc{19, []statsRow{
 		sr([]string{"external"}, 1, "350000.00", "300000.00", "101000.00"),
-		sr([]string{"inflow"}, 1, "500000.00", "500000.00", "200000.05"),
+		sr([]string{"inflow"}, 1, "500000.00", "500000.00", "200100.06"),
 		sr([]string{"within"}, 1, "100000.00", "80000.00", "31200.01"),
 	}}},
-	{statsCase{by: []string{"quarter"}}, 0, statsDoc{17, []statsRow{
+	{statsCase{by: []string{"quarter"}}, 0, statsDoc{19, []statsRow{
 		sr([]string{"2022-Q4"}, 1, "350000.00", "300000.00", "101000.00"),
 		sr([]string{"2023-Q1"}, 1, "100000.00", "80000.00", "31200.01"),
-		sr([]string{"2023-Q2"}, 1, "500000.00", "500000.00", "200000.05"),
+		sr([]string{"2023-Q2"}, 1, "500000.00", "500000.00", "200100.06"),
 	}}},
-	{statsCase{by: []string{"month", "subtype"}}, 0, statsDoc{17, []statsRow{
+	{statsCase{by: []string{"month", "subtype"}}, 0, statsDoc{19, []statsRow{
 		sr([]string{"2022-11", "cooperative"}, 1, "350000.00", "300000.00", "101000.00"),
 		sr([]string{"2023-02", "general"}, 1, "100000.00", "80000.00", "31200.01"),
-		sr([]string{"2023-05", "patent_right"}, 1, "500000.00", "500000.00", "200000.05"),
+		sr([]string{"2023-05", "patent_right"}, 1, "500000.00", "500000.00", "200100.06"),
 	}}},
-	{statsCase{by: []string{"seller_province", "buyer_city"}}, 0, statsDoc{17, []statsRow{
-		sr([]string{"110000", "140400"}, 1, "500000.00", "500000.00", "200000.05"),
+	{statsCase{by: []string{"seller_province", "buyer_city"}}, 0, statsDoc{19, []statsRow{
+		sr([]string{"110000", "140400"}, 1, "500000.00", "500000.00", "200100.06"),
 		sr([]string{"140000", "140400"}, 1, "100000.00", "80000.00", "31200.01"),
 		sr([]string{"999999", "110100"}, 1, "350000.00", "300000.00", "101000.00"),
 	}}},
-	{statsCase{by: []string{"seller_city", "buyer_province"}}, 0, statsDoc{17, []statsRow{
-		sr([]string{"110100", "140000"}, 1, "500000.00", "500000.00", "200000.05"),
+	{statsCase{by: []string{"seller_city", "buyer_province"}}, 0, statsDoc{19, []statsRow{
+		sr([]string{"110100", "140000"}, 1, "500000.00", "500000.00", "200100.06"),
 		sr([]string{"140100", "140000"}, 1, "100000.00", "80000.00", "31200.01"),
 		sr([]string{"999999", "110000"}, 1, "350000.00", "300000.00", "101000.00"),
 	}}},
-	{statsCase{by: []string{"buyer_kind", "seller_kind", "subtype"}}, 0, statsDoc{17, []statsRow{
-		sr([]string{"enterprise", "individual", "patent_right"}, 1, "500000.00", "500000.00", "200000.05"),
+	{statsCase{by: []string{"buyer_kind", "seller_kind", "subtype"}}, 0, statsDoc{19, []statsRow{
+		sr([]string{"enterprise", "individual", "patent_right"}, 1, "500000.00", "500000.00", "200100.06"),
 		sr([]string{"enterprise", "university", "general"}, 1, "100000.00", "80000.00", "31200.01"),
 		sr([]string{"individual", "foreign_enterprise", "cooperative"}, 1, "350000.00", "300000.00", "101000.00"),
 	}}},
@@ -1066,14 +1073,14 @@ var handStatsCases = []handStats{
 		sr([]string{"2023"}, 2, "600000.00", "580000.00", "231200.06"),
 	}}},
 	// Date ranges, both ends inclusive.
-	{statsCase{from: "2023-05-20"}, 0, statsDoc{17, []statsRow{sr(nil, 1, "500000.00", "500000.00", "200000.05")}}},
-	{statsCase{by: []string{"year"}, to: "2023-02-10"}, 0, statsDoc{17, []statsRow{
+	{statsCase{from: "2023-05-20"}, 0, statsDoc{19, []statsRow{sr(nil, 1, "500000.00", "500000.00", "200100.06")}}},
+	{statsCase{by: []string{"year"}, to: "2023-02-10"}, 0, statsDoc{19, []statsRow{
 		sr([]string{"2022"}, 1, "350000.00", "300000.00", "101000.00"),
 		sr([]string{"2023"}, 1, "100000.00", "80000.00", "31200.01"),
 	}}},
-	{statsCase{from: "2023-01-01", to: "2023-05-19"}, 0, statsDoc{17, []statsRow{sr(nil, 1, "100000.00", "80000.00", "31200.01")}}},
-	{statsCase{from: "2024-01-01"}, 0, statsDoc{17, []statsRow{sr(nil, 0, "0.00", "0.00", "0.00")}}},
-	{statsCase{by: []string{"type"}, from: "2024-01-01"}, 0, statsDoc{17, []statsRow{}}},
+	{statsCase{from: "2023-01-01", to: "2023-05-19"}, 0, statsDoc{19, []statsRow{sr(nil, 1, "100000.00", "80000.00", "31200.01")}}},
+	{statsCase{from: "2024-01-01"}, 0, statsDoc{19, []statsRow{sr(nil, 0, "0.00", "0.00", "0.00")}}},
+	{statsCase{by: []string{"type"}, from: "2024-01-01"}, 0, statsDoc{19, []statsRow{}}},
 }
 
 type handRewards struct {
@@ -1090,7 +1097,16 @@ func rr(id, name, inst, amount string, contracts, payments int64) rewardsRow {
 // handRewardsCases are the scenario's rewards, computed by hand. "太原理工大学" sorts before
 // "山西大学" (U+592A < U+5C71).
 var handRewardsCases = []handRewards{
-	{0, "", 0, rewardsDoc{17, []rewardsRow{
+	{0, "", 0, rewardsDoc{19, []rewardsRow{
+		rr("R-001", "张三", "太原理工大学", "490.01", 1, 1),
+		rr("R-001", "张三", "山西大学", "59994.01", 1, 2),
+		rr("R-002", "李四", "太原理工大学", "210.00", 1, 1),
+		rr("R-003", "王伍", "山西大学", "60044.03", 1, 3),
+		rr("R-004", "孙七", "山西大学", "60062.02", 1, 3),
+		rr("R-005", "赵六", "太原理工大学", "0.00", 1, 1),
+	}}},
+	// Before R-003's rename.
+	{0, "", 17, rewardsDoc{17, []rewardsRow{
 		rr("R-001", "张三", "太原理工大学", "490.01", 1, 1),
 		rr("R-001", "张三", "山西大学", "59994.01", 1, 2),
 		rr("R-002", "李四", "太原理工大学", "210.00", 1, 1),
@@ -1098,26 +1114,27 @@ var handRewardsCases = []handRewards{
 		rr("R-004", "孙七", "山西大学", "60012.02", 1, 2),
 		rr("R-005", "赵六", "太原理工大学", "0.00", 1, 1),
 	}}},
-	{2023, "", 0, rewardsDoc{17, []rewardsRow{
+	// R-003's only 2023 allocation carries the old name.
+	{2023, "", 0, rewardsDoc{19, []rewardsRow{
 		rr("R-001", "张三", "山西大学", "0.01", 1, 1),
 		rr("R-003", "王五", "山西大学", "0.02", 1, 1),
 		rr("R-004", "孙七", "山西大学", "0.02", 1, 1),
 		rr("R-005", "赵六", "太原理工大学", "0.00", 1, 1),
 	}}},
-	{2024, "", 0, rewardsDoc{17, []rewardsRow{
+	{2024, "", 0, rewardsDoc{19, []rewardsRow{
 		rr("R-001", "张三", "太原理工大学", "490.01", 1, 1),
 		rr("R-001", "张三", "山西大学", "59994.00", 1, 1),
 		rr("R-002", "李四", "太原理工大学", "210.00", 1, 1),
-		rr("R-003", "王五", "山西大学", "59994.00", 1, 1),
-		rr("R-004", "孙七", "山西大学", "60012.00", 1, 1),
+		rr("R-003", "王伍", "山西大学", "60044.01", 1, 2),
+		rr("R-004", "孙七", "山西大学", "60062.00", 1, 2),
 	}}},
-	{2022, "", 0, rewardsDoc{17, []rewardsRow{}}},
-	{0, "山西大学", 0, rewardsDoc{17, []rewardsRow{
+	{2022, "", 0, rewardsDoc{19, []rewardsRow{}}},
+	{0, "山西大学", 0, rewardsDoc{19, []rewardsRow{
 		rr("R-001", "张三", "山西大学", "59994.01", 1, 2),
-		rr("R-003", "王五", "山西大学", "59994.02", 1, 2),
-		rr("R-004", "孙七", "山西大学", "60012.02", 1, 2),
+		rr("R-003", "王伍", "山西大学", "60044.03", 1, 3),
+		rr("R-004", "孙七", "山西大学", "60062.02", 1, 3),
 	}}},
-	{2024, "太原理工大学", 0, rewardsDoc{17, []rewardsRow{
+	{2024, "太原理工大学", 0, rewardsDoc{19, []rewardsRow{
 		rr("R-001", "张三", "太原理工大学", "490.01", 1, 1),
 		rr("R-002", "李四", "太原理工大学", "210.00", 1, 1),
 	}}},
@@ -1281,8 +1298,8 @@ func TestOracleHandScenario(t *testing.T) {
 		got := foldOracle(d.cmds, h.asOf).rewardsJSON(h.year, h.institution)
 		compareRewards(t, "oracle rewards "+h.label(), h.want, got)
 	}
-	// Money: every payment's allocations sum to its net; the researchers got 180700.06 of
-	// the 315500.06 net income.
+	// Money: every payment's allocations sum to its net; the researchers got 180800.07 of
+	// the 315600.07 net income.
 	l := foldOracle(d.cmds, 0)
 	nets := new(big.Rat)
 	for _, p := range l.payments {
@@ -1295,11 +1312,11 @@ func TestOracleHandScenario(t *testing.T) {
 			t.Errorf("payment %s/%s: allocations sum to %s, net %s", p.contractID, p.paymentID, formatMoney(s), formatMoney(p.net))
 		}
 	}
-	if got := formatMoney(nets); got != "315500.06" {
-		t.Errorf("Σ net = %s, want 315500.06", got)
+	if got := formatMoney(nets); got != "315600.07" {
+		t.Errorf("Σ net = %s, want 315600.07", got)
 	}
-	if got := formatMoney(l.researcherTotal()); got != "180700.06" {
-		t.Errorf("Σ researcher allocations = %s, want 180700.06", got)
+	if got := formatMoney(l.researcherTotal()); got != "180800.07" {
+		t.Errorf("Σ researcher allocations = %s, want 180800.07", got)
 	}
 }
 

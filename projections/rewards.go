@@ -182,10 +182,10 @@ func (s *State) Rewards(q RewardsQuery) (RewardsReport, error) {
 // RewardRule is a dated minimum for the researchers' share of a result's net transfer or
 // licence income.
 type RewardRule struct {
-	Name     string          // citation
-	Level    string          // RuleStatutory or RuleProvincial
-	From     ledger.Date     // in force for assignments effective on or after this date
-	MinShare decimal.Decimal // researchers' total share below this is flagged
+	Name     string          `json:"name"`      // citation
+	Level    string          `json:"level"`     // RuleStatutory or RuleProvincial
+	From     ledger.Date     `json:"from"`      // in force for assignments effective on or after this date
+	MinShare decimal.Decimal `json:"min_share"` // researchers' total share below this is flagged
 }
 
 // Rule levels.
@@ -257,7 +257,7 @@ func RulesInForce(day ledger.Date) []RewardRule {
 }
 
 // Flags returns the flagged proceeds assignments in log order.
-func (s *State) Flags() []Flag { return slices.Clone(s.flags) }
+func (s *State) Flags() []Flag { return append([]Flag{}, s.flags...) }
 
 // QueryError is a query the projections refuse; it names the parameter and the rule.
 type QueryError struct {

@@ -236,7 +236,9 @@ func (r *Runner) load(ctx context.Context, max ledger.Position) (*State, error) 
 }
 
 // Rebuild replays the whole log from nothing into a new State (ignoring snapshots) and
-// swaps it in for the live one, then writes a snapshot. It does not restart following the
+// swaps it in for the live one, then writes a snapshot. If the live State was ahead, the
+// new one is brought level first; if the two then disagree on the hash of the record they
+// end at, the log changed under them and Rebuild fails. It does not restart following the
 // log if that stopped on an error (restart the Runner).
 func (r *Runner) Rebuild(ctx context.Context) error {
 	st := NewState(r.opts.Options)
@@ -256,7 +258,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 			return err
 		}
 	}
-	if st.Position() != r.st.Position() || st.Hash() != r.st.Hash() {
+	if st.Position() == r.st.Position() && st.Hash() != r.st.Hash() {
 		return fmt.Errorf("projections: rebuild reached position %d (hash %s), the live state is at %d (hash %s)", st.Position(), st.Hash(), r.st.Position(), r.st.Hash())
 	}
 	r.st = st

@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"techledger/commands"
 	"techledger/ledger"
+	"techledger/projections"
 )
 
 // recordView is a record as the CLI and the API show it.
@@ -45,6 +48,7 @@ const commandBodyMax = commands.CommandBytesMax
 type api struct {
 	store   ledger.Store
 	handler *commands.Handler
+	proj    *projections.Runner // kept live from the log
 	log     *slog.Logger
 }
 
@@ -53,6 +57,9 @@ func (a *api) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/commands", a.postCommand)
 	mux.HandleFunc("GET /v1/contracts/{id}", a.getContract)
 	mux.HandleFunc("GET /v1/contracts/{id}/history", a.getHistory)
+	mux.HandleFunc("GET /v1/stats/contracts", a.getStats)
+	mux.HandleFunc("GET /v1/rewards/researchers", a.getRewards)
+	mux.HandleFunc("GET /v1/rewards/flags", a.getFlags)
 	mux.HandleFunc("GET /v1/events", a.getEvents)
 	mux.HandleFunc("GET /v1/verify", a.getVerify)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -86,41 +93,145 @@ func (a *api) postCommand(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, out)
 }
 
-// contractView is a contract's current state.
-type contractView struct {
-	ContractID    string          `json:"contract_id"`
-	Version       ledger.Version  `json:"version"`
-	Revoked       bool            `json:"revoked"`
-	Type          string          `json:"type"`
-	Subtype       string          `json:"subtype"`
-	Field         string          `json:"field"`
-	SignedOn      ledger.Date     `json:"signed_on"`
-	RegisteredOn  ledger.Date     `json:"registered_on"`
-	Amount        string          `json:"amount"`
-	TechAmount    string          `json:"tech_amount"`
-	Paid          string          `json:"paid"`
-	AchievementID string          `json:"achievement_id,omitempty"`
-	Seller        ledger.Party    `json:"seller"`
-	Proceeds      []ledger.Holder `json:"proceeds"`
-}
-
 func (a *api) getContract(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	c, err := commands.Fold(commands.Contract{}, a.store.ReadStream(r.Context(), ledger.ContractStream(id), 1))
+	recs, err := streamRecords(r.Context(), a.store, id)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	if !c.Registered {
+	v, ok, err := projections.FoldContract(recs)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if !ok {
 		a.problem(w, r, http.StatusNotFound, "contract not registered", fmt.Sprintf("contract %s is not registered", id), map[string]any{"field": "contract_id", "code": commands.CodeNotFound})
 		return
 	}
-	writeJSON(w, http.StatusOK, contractView{
-		ContractID: c.ID, Version: c.Version, Revoked: c.Revoked, Type: c.Type, Subtype: c.Subtype, Field: c.Field,
-		SignedOn: c.SignedOn, RegisteredOn: c.RegisteredOn, Amount: c.Amount.StringFixed(2), TechAmount: c.TechAmount.StringFixed(2),
-		Paid: c.Paid.StringFixed(2), AchievementID: c.AchievementID, Seller: c.Seller, Proceeds: c.Proceeds,
-	})
+	writeJSON(w, http.StatusOK, v)
 }
+
+// streamRecords reads every record of a contract's stream.
+func streamRecords(ctx context.Context, s ledger.Store, contractID string) ([]ledger.Record, error) {
+	var out []ledger.Record
+	for rec, err := range s.ReadStream(ctx, ledger.ContractStream(contractID), 1) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// getStats answers GET /v1/stats/contracts?by=&from=&to=&as_of=.
+func (a *api) getStats(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	if !a.knownParams(w, r, "by", "from", "to", "as_of") {
+		return
+	}
+	q, err := parseStatsQuery(qs.Get("by"), qs.Get("from"), qs.Get("to"))
+	if err != nil {
+		a.badQuery(w, r, err)
+		return
+	}
+	at, err := parseAsOf(qs.Get("as_of"))
+	if err != nil {
+		a.badQuery(w, r, err)
+		return
+	}
+	var rep projections.StatsReport
+	err = stateAt(r.Context(), a.proj, at, func(st *projections.State) (err error) {
+		rep, err = st.Stats(q)
+		return err
+	})
+	a.answer(w, r, rep, err)
+}
+
+// getRewards answers GET /v1/rewards/researchers?year=&institution=&as_of=.
+func (a *api) getRewards(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	if !a.knownParams(w, r, "year", "institution", "as_of") {
+		return
+	}
+	year, err := queryUint(r, "year", 0)
+	if err != nil || year > 9999 {
+		a.badQuery(w, r, fmt.Errorf("year: want a year such as 2023"))
+		return
+	}
+	at, err := parseAsOf(qs.Get("as_of"))
+	if err != nil {
+		a.badQuery(w, r, err)
+		return
+	}
+	var rep projections.RewardsReport
+	err = stateAt(r.Context(), a.proj, at, func(st *projections.State) (err error) {
+		rep, err = st.Rewards(projections.RewardsQuery{Year: int(year), Institution: qs.Get("institution")})
+		return err
+	})
+	a.answer(w, r, rep, err)
+}
+
+// getFlags answers GET /v1/rewards/flags?as_of=: proceeds assignments below the floors.
+func (a *api) getFlags(w http.ResponseWriter, r *http.Request) {
+	if !a.knownParams(w, r, "as_of") {
+		return
+	}
+	at, err := parseAsOf(r.URL.Query().Get("as_of"))
+	if err != nil {
+		a.badQuery(w, r, err)
+		return
+	}
+	var out struct {
+		AsOf  ledger.Position          `json:"as_of"`
+		Rules []projections.RewardRule `json:"rules"`
+		Flags []projections.Flag       `json:"flags"`
+	}
+	err = stateAt(r.Context(), a.proj, at, func(st *projections.State) error {
+		out.AsOf, out.Flags = st.Position(), st.Flags()
+		return nil
+	})
+	out.Rules = projections.RewardRules
+	a.answer(w, r, out, err)
+}
+
+// answer writes v, or the error of a query as a problem (a refused query: 400).
+func (a *api) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
+	var qe *projections.QueryError
+	switch {
+	case errors.As(err, &qe):
+		a.problem(w, r, http.StatusBadRequest, "bad query", qe.Error(), map[string]any{"field": qe.Field, "rule": qe.Rule})
+	case err != nil:
+		a.internal(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// badQuery answers 400 for a query parameter that does not parse; err names it.
+func (a *api) badQuery(w http.ResponseWriter, r *http.Request, err error) {
+	field, _, _ := strings.Cut(err.Error(), ":")
+	a.problem(w, r, http.StatusBadRequest, "bad query", err.Error(), map[string]any{"field": field})
+}
+
+// knownParams refuses query parameters a route does not take (a typo must not be
+// silently ignored) and oversized queries.
+func (a *api) knownParams(w http.ResponseWriter, r *http.Request, names ...string) bool {
+	if len(r.URL.RawQuery) > queryBytesMax {
+		a.problem(w, r, http.StatusBadRequest, "bad query", fmt.Sprintf("the query string is at most %d bytes", queryBytesMax), nil)
+		return false
+	}
+	for k := range r.URL.Query() {
+		if !slices.Contains(names, k) {
+			a.problem(w, r, http.StatusBadRequest, "bad query", fmt.Sprintf("unknown parameter %q (this route takes %s)", k, strings.Join(names, ", ")), map[string]any{"field": k})
+			return false
+		}
+	}
+	return true
+}
+
+// queryBytesMax bounds a request's query string.
+const queryBytesMax = 4096
 
 func (a *api) getHistory(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")

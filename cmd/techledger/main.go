@@ -3,6 +3,9 @@
 //
 //	techledger serve   [--data DIR] [--addr :8080] [--demo]
 //	techledger import  [--data DIR] FILE|-
+//	techledger stats   [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv]
+//	techledger rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format …]
+//	techledger replay  [--data DIR]
 //	techledger history [--data DIR] [--format table|json] CONTRACT_ID
 //	techledger verify  [--data DIR]
 //
@@ -40,6 +43,9 @@ func init() {
 	verbs = []verb{
 		{"serve", "serve [--data DIR] [--addr ADDR] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
 		{"import", "import [--data DIR] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
+		{"stats", "stats [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "registered-contract statistics by period and dimension", runStats},
+		{"rewards", "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "researcher reward tallies (or assignments below the floors)", runRewards},
+		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
 		{"history", "history [--data DIR] [--format table|json] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
 	}

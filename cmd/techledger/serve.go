@@ -15,6 +15,7 @@ import (
 
 	"techledger/commands"
 	"techledger/internal/sample"
+	"techledger/projections"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -58,7 +59,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		head, _ := s.Head(ctx)
 		logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
 	}
-	a := &api{store: s, handler: commands.NewHandler(s), log: logger}
+	proj := projections.NewRunner(s, projections.RunnerOptions{SnapshotDir: snapshotDir(data), Logger: logger})
+	if err := proj.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "techledger: projections: %v\n", err)
+		return exitFailure
+	}
+	defer func() {
+		if err := proj.Snapshot(); err != nil {
+			logger.Warn("projections snapshot on exit failed", "err", err)
+		}
+	}()
+	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger}
 	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"techledger/commands"
+	"techledger/ledger"
+	"techledger/projections"
+)
+
+// snapshotDir is where the projections' snapshot of an embedded store is kept.
+func snapshotDir(data string) string { return filepath.Join(data, "projections") }
+
+// asOf is a parsed --as-of / as_of: a position, a time, or neither (the head).
+type asOf struct {
+	pos ledger.Position
+	at  time.Time
+}
+
+// parseAsOf reads "" (the head), a position, or an RFC 3339 time.
+func parseAsOf(s string) (asOf, error) {
+	if s == "" {
+		return asOf{}, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		if n == 0 {
+			return asOf{}, errors.New("as_of: a position starts at 1 (or give an RFC 3339 time)")
+		}
+		return asOf{pos: ledger.Position(n)}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return asOf{}, fmt.Errorf("as_of: want a log position or an RFC 3339 time (2024-01-31T16:00:00Z), got %q", s)
+	}
+	return asOf{at: t}, nil
+}
+
+// stateAt returns the projections as of a (a new State), or calls live for the head.
+func stateAt(ctx context.Context, r *projections.Runner, a asOf, fn func(*projections.State) error) error {
+	switch {
+	case a.pos != 0:
+		st, err := r.AsOf(ctx, a.pos)
+		if err != nil {
+			return err
+		}
+		return fn(st)
+	case !a.at.IsZero():
+		st, err := r.AsOfTime(ctx, a.at)
+		if err != nil {
+			return err
+		}
+		return fn(st)
+	}
+	return r.Read(fn)
+}
+
+// parseStatsQuery reads the query parameters of stats (CLI flags and HTTP alike).
+func parseStatsQuery(by, from, to string) (projections.StatsQuery, error) {
+	q := projections.StatsQuery{By: projections.ParseDimensions(by)}
+	for _, d := range []struct {
+		name, s string
+		dst     *ledger.Date
+	}{{"from", from, &q.From}, {"to", to, &q.To}} {
+		if d.s == "" {
+			continue
+		}
+		v, err := ledger.ParseDate(d.s)
+		if err != nil {
+			return q, fmt.Errorf("%s: %v", d.name, err)
+		}
+		*d.dst = v
+	}
+	return q, nil
+}
+
+// runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
+// It keeps the snapshot current so that the next run starts fast.
+func runReport(ctx context.Context, data string, stderr io.Writer, fn func(*projections.Runner) int) int {
+	s, code := openStore(data, stderr)
+	if s == nil {
+		return code
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := projections.NewRunner(s, projections.RunnerOptions{
+		SnapshotDir: snapshotDir(data),
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err := r.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return exitFailure
+	}
+	code = fn(r)
+	if err := r.Snapshot(); err != nil {
+		fmt.Fprintf(stderr, "techledger: warning: %v\n", err)
+	}
+	return code
+}
+
+func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var data, by, from, to, at, format, labels string
+	fs := flags("stats", "Registered-contract statistics (count, 成交额, 技术交易额, paid) over contracts registered and\nnot revoked, amendments applied, grouped by dimensions: "+strings.Join(projections.Dimensions, ", ")+".\nNo --by gives one row of totals.", stderr, &data)
+	fs.StringVar(&by, "by", "", "comma-separated dimensions to group by")
+	fs.StringVar(&from, "from", "", "first registered_on date included (YYYY-MM-DD)")
+	fs.StringVar(&to, "to", "", "last registered_on date included (YYYY-MM-DD)")
+	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
+	fs.StringVar(&format, "format", "table", "output: table, json or csv (UTF-8 with BOM)")
+	fs.StringVar(&labels, "labels", "", "zh: Chinese headers and values (table and csv)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	q, err := parseStatsQuery(by, from, to)
+	a, aerr := parseAsOf(at)
+	if err = errors.Join(err, aerr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger stats: %v\n", err)
+		}
+		fs.Usage()
+		return exitUsage
+	}
+	return runReport(ctx, data, stderr, func(r *projections.Runner) int {
+		var rep projections.StatsReport
+		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
+			rep, err = st.Stats(q)
+			return err
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger stats: %v\n", err)
+			var qe *projections.QueryError
+			if errors.As(err, &qe) {
+				return exitUsage
+			}
+			return exitFailure
+		}
+		header, rows := statsTable(rep, labels == "zh")
+		return emit(stdout, stderr, format, rep, header, rows)
+	})
+}
+
+func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var data, at, format, labels, institution string
+	var year int
+	var showFlags bool
+	fs := flags("rewards", "Researcher reward tallies: each payment's net income as allocated to the proceeds\nbeneficiaries in force when it was recorded; per researcher and institution, with the\ncontracts and payments they were a beneficiary of.", stderr, &data)
+	fs.IntVar(&year, "year", 0, "only payments with paid_on in this year")
+	fs.StringVar(&institution, "institution", "", "only researchers of this institution (exact name)")
+	fs.BoolVar(&showFlags, "flags", false, "list the proceeds assignments below the statutory floor or the Shanxi policy level instead")
+	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
+	fs.StringVar(&format, "format", "table", "output: table, json or csv (UTF-8 with BOM)")
+	fs.StringVar(&labels, "labels", "", "zh: Chinese headers (table and csv)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	a, err := parseAsOf(at)
+	if err = errors.Join(err, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
+		}
+		fs.Usage()
+		return exitUsage
+	}
+	return runReport(ctx, data, stderr, func(r *projections.Runner) int {
+		var rep projections.RewardsReport
+		var flagged []projections.Flag
+		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
+			if showFlags {
+				flagged = st.Flags()
+				return nil
+			}
+			rep, err = st.Rewards(projections.RewardsQuery{Year: year, Institution: institution})
+			return err
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
+			var qe *projections.QueryError
+			if errors.As(err, &qe) {
+				return exitUsage
+			}
+			return exitFailure
+		}
+		if showFlags {
+			header, rows := flagsTable(flagged, labels == "zh")
+			return emit(stdout, stderr, format, flagged, header, rows)
+		}
+		header, rows := rewardsTable(rep, labels == "zh")
+		return emit(stdout, stderr, format, rep, header, rows)
+	})
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var data string
+	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took.", stderr, &data)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	s, code := openStore(data, stderr)
+	if s == nil {
+		return code
+	}
+	defer s.Close()
+	start := time.Now()
+	st := projections.NewState(projections.Options{})
+	if err := projections.Replay(ctx, s, st, 0); err != nil {
+		fmt.Fprintf(stderr, "techledger replay: %v\n", err)
+		return exitFailure
+	}
+	took := time.Since(start)
+	r := projections.NewRunner(s, projections.RunnerOptions{SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := r.Rebuild(ctx); err != nil {
+		fmt.Fprintf(stderr, "techledger replay: %v\n", err)
+		return exitFailure
+	}
+	rate := float64(st.Position()) / took.Seconds()
+	fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; snapshot written to %s\n",
+		st.Position(), st.Contracts(), took.Round(time.Millisecond), rate, snapshotDir(data))
+	return exitOK
+}
+
+func checkFormat(format, labels string) error {
+	if format != "table" && format != "json" && format != "csv" {
+		return fmt.Errorf("format: want table, json or csv, got %q", format)
+	}
+	if labels != "" && labels != "zh" {
+		return fmt.Errorf("labels: only zh is known, got %q", labels)
+	}
+	return nil
+}
+
+// emit prints v as JSON, or the table as text or CSV.
+func emit(stdout, stderr io.Writer, format string, v any, header []string, rows [][]string) int {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+	case "csv":
+		io.WriteString(stdout, "\ufeff") // so that Excel reads UTF-8
+		w := csv.NewWriter(stdout)
+		w.Write(header)
+		w.WriteAll(rows)
+		if err := w.Error(); err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+	default:
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
+	return exitOK
+}
+
+// Chinese labels of report columns (--labels zh).
+var zhHeaders = map[string]string{
+	"year": "年份", "quarter": "季度", "month": "月份", "type": "合同类别", "subtype": "合同子类",
+	"field": "技术领域", "seller_kind": "卖方性质", "buyer_kind": "买方性质",
+	"seller_province": "卖方省份", "seller_city": "卖方城市", "buyer_province": "买方省份", "buyer_city": "买方城市",
+	"flow": "流向", "count": "合同数", "amount": "成交额(元)", "tech_amount": "技术交易额(元)", "paid": "已付金额(元)",
+	"researcher_id": "科研人员编号", "name": "姓名", "institution": "单位", "reward": "奖励金额(元)",
+	"contracts": "合同数", "payments": "付款笔数", "contract_id": "合同登记编号", "position": "日志位置",
+	"effective_on": "生效日期", "researchers_share": "科研人员份额", "rule": "依据", "level": "层级", "min_share": "最低份额",
+}
+
+var zhFlows = map[string]string{"within": "省内", "outflow": "技术输出", "inflow": "技术吸纳", "external": "省外之间"}
+
+func headers(names []string, zh bool) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if zh {
+			out[i] = zhHeaders[n]
+		}
+	}
+	return out
+}
+
+// zhValue returns the Chinese label of a dimension value (the value itself if none).
+func zhValue(dim, v string) string {
+	var l string
+	var ok bool
+	switch dim {
+	case "type":
+		l, ok = commands.ContractTypeLabel(v)
+	case "subtype":
+		for _, t := range commands.ContractTypes() {
+			if l, ok = commands.SubtypeLabel(t, v); ok {
+				break
+			}
+		}
+	case "field":
+		l, ok = commands.FieldLabel(v)
+	case "seller_kind", "buyer_kind":
+		l, ok = commands.PartyKindLabel(v)
+	case "seller_province", "buyer_province", "seller_city", "buyer_city":
+		l, ok = commands.RegionName(v)
+	case "flow":
+		l, ok = zhFlows[v]
+	}
+	if !ok {
+		return v
+	}
+	return l
+}
+
+func statsTable(rep projections.StatsReport, zh bool) ([]string, [][]string) {
+	header := headers(append(append([]string{}, rep.By...), "count", "amount", "tech_amount", "paid"), zh)
+	rows := make([][]string, len(rep.Rows))
+	for i, r := range rep.Rows {
+		row := make([]string, 0, len(header))
+		for j, v := range r.Values {
+			if zh {
+				v = zhValue(rep.By[j], v)
+			}
+			row = append(row, v)
+		}
+		rows[i] = append(row, strconv.FormatInt(r.Count, 10), r.Amount.String(), r.TechAmount.String(), r.Paid.String())
+	}
+	return header, rows
+}
+
+func rewardsTable(rep projections.RewardsReport, zh bool) ([]string, [][]string) {
+	header := headers([]string{"researcher_id", "name", "institution", "amount", "contracts", "payments"}, zh)
+	if zh {
+		header[3] = zhHeaders["reward"]
+	}
+	rows := make([][]string, len(rep.Rows))
+	for i, r := range rep.Rows {
+		rows[i] = []string{r.ResearcherID, r.Name, r.Institution, r.Amount.String(), strconv.FormatInt(r.Contracts, 10), strconv.FormatInt(r.Payments, 10)}
+	}
+	return header, rows
+}
+
+func flagsTable(flags []projections.Flag, zh bool) ([]string, [][]string) {
+	header := headers([]string{"contract_id", "position", "effective_on", "researchers_share", "rule", "level", "min_share"}, zh)
+	rows := make([][]string, len(flags))
+	for i, f := range flags {
+		rows[i] = []string{f.ContractID, strconv.FormatUint(uint64(f.Position), 10), f.EffectiveOn.String(), f.ResearchersShare.String(), f.Rule, f.Level, f.MinShare.String()}
+	}
+	return header, rows
+}
