@@ -118,6 +118,14 @@ func TestCluster_NodeLossDuringAppends(t *testing.T) {
 		stores = append(stores, s)
 	}
 
+	w, err := stores[0].Warnings(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, strings.Join(w, "\n"), "replica", "R3 on three nodes is safe")
+	r1 := openStoreCfg(t, stores[0].Conn(), jetstream.Config{Stream: newStreamName()})
+	w, err = r1.Warnings(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(w, "\n"), "1 replica(s) on a cluster")
+
 	const appenders, perAppender = 12, 40
 	var acked sync.Map // event ID -> position
 	var appended atomic.Int64

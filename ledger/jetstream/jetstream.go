@@ -802,6 +802,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Conn returns the Store's connection.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
 // StreamName returns the JetStream stream holding the log.
 func (s *Store) StreamName() string { return s.cfg.Stream }
 

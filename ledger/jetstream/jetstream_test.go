@@ -2,7 +2,9 @@ package jetstream_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,4 +151,47 @@ func TestStore_TwoWriters(t *testing.T) {
 	var ve *ledger.VersionError
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, ledger.Version(1), ve.Actual)
+}
+
+// TestStore_BatchTooLargeForOneMessage: a batch within ledger limits that does not fit in
+// one message (the server's max_payload, 1 MiB here) is refused as invalid, appending
+// nothing.
+func TestStore_BatchTooLargeForOneMessage(t *testing.T) {
+	srv := runServer(t)
+	s := openStore(t, connect(t, srv.ClientURL()), newStreamName())
+	batch := make([]ledger.Event, 200)
+	for i := range batch {
+		batch[i] = storetest.Ev("A", i)
+		batch[i].Data = json.RawMessage(`{"x":"` + strings.Repeat("a", 8<<10) + `"}`)
+	}
+	_, err := s.Append(ctx, "s", ledger.NoStream, batch...)
+	require.ErrorIs(t, err, ledger.ErrInvalidAppend)
+	assert.Contains(t, err.Error(), "max_payload")
+	h, err := s.Head(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, h)
+}
+
+// TestStore_ForeignMessageIsCorruption: a message on a ledger subject that is not a
+// commit (published by something else) makes the log unreadable: New refuses it, naming
+// the message, rather than building on it.
+func TestStore_ForeignMessageIsCorruption(t *testing.T) {
+	srv := runServer(t)
+	nc := connect(t, srv.ClientURL())
+	name := newStreamName()
+	s := openStore(t, nc, name)
+	_, err := s.Append(ctx, "s", ledger.NoStream, storetest.Ev("A", 1))
+	require.NoError(t, err)
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	_, err = js.Publish(ctx, s.SubjectOf("s"), []byte(`{"not":"a commit"}`))
+	require.NoError(t, err)
+	_, err = jetstream.New(ctx, nc, jetstream.Config{Stream: name})
+	var ce *ledger.CorruptionError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, ledger.Position(2), ce.Position)
+	assert.Contains(t, ce.Location, "message 2")
+	// The open Store refuses to append on top of it once it has seen it.
+	_, err = s.Append(ctx, "s", ledger.Exactly(1), storetest.Ev("A", 2))
+	require.ErrorIs(t, err, ledger.ErrCorrupt)
 }
