@@ -195,3 +195,43 @@ func TestStore_ForeignMessageIsCorruption(t *testing.T) {
 	_, err = s.Append(ctx, "s", ledger.Exactly(1), storetest.Ev("A", 2))
 	require.ErrorIs(t, err, ledger.ErrCorrupt)
 }
+
+// TestStore_SubscribeFromPastTheHead: a subscription starting after the last record (as a
+// restarted relay's does) yields the next append, and Close ends it with ErrClosed.
+func TestStore_SubscribeFromPastTheHead(t *testing.T) {
+	srv := runServer(t)
+	s, err := jetstream.New(ctx, connect(t, srv.ClientURL()), jetstream.Config{Stream: newStreamName()})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := s.Append(ctx, "s", ledger.Any, storetest.Ev("A", i))
+		require.NoError(t, err)
+	}
+	got := make(chan ledger.Record, 1)
+	ended := make(chan error, 1)
+	go func() {
+		for rec, err := range s.Subscribe(ctx, 4) {
+			if err != nil {
+				ended <- err
+				return
+			}
+			got <- rec
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	_, err = s.Append(ctx, "t", ledger.Any, storetest.Ev("B", 4))
+	require.NoError(t, err)
+	select {
+	case rec := <-got:
+		assert.Equal(t, ledger.Position(4), rec.Position)
+		assert.Equal(t, "t", rec.Stream)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscription did not yield the append")
+	}
+	require.NoError(t, s.Close())
+	select {
+	case err := <-ended:
+		assert.ErrorIs(t, err, ledger.ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the subscription")
+	}
+}
