@@ -1,0 +1,130 @@
+package jetstream_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"techledger/ledger"
+	"techledger/ledger/filestore"
+)
+
+// The benchmarks set the JetStream store beside the filestore in one run, both durable: the
+// filestore fsyncs (group commit), the embedded nats-server syncs every write
+// (sync_interval: always) and acknowledges only then. Both get the same prebuilt events,
+// made before the timer starts, and are measured in alternating phases so that the noise
+// of a shared machine falls on both alike. Run them with
+//
+//	go test -run '^$' -bench Paired -benchtime 5x ./ledger/jetstream/
+
+// payload is ~300 bytes of event data, like a payment event (as in the filestore's
+// benchmarks).
+var payload = json.RawMessage(`{"contract_id":"2023140101000123","payment_id":"P-000001","amount":"600000.00","costs":"50000.00","net":"550000.00","paid_on":"2023-06-30","allocations":[{"holder_id":"R-001","name":"张三","kind":"researcher","institution":"太原理工大学","share":"0.7","amount":"385000"}]}`)
+
+// prebuilt returns n events with fresh IDs and their stream names.
+func prebuilt(n int) ([]ledger.Event, []string) {
+	evs := make([]ledger.Event, n)
+	streams := make([]string, n)
+	for i := range evs {
+		evs[i] = ledger.Event{ID: ledger.NewEventID(), Type: ledger.TypePaymentRecorded, SchemaVersion: 1, Data: payload,
+			Metadata: ledger.Metadata{Actor: "registrar-1", Role: "registrar", CommandID: "c-0004"}}
+		streams[i] = fmt.Sprintf("contract-%d", i%5000)
+	}
+	return evs, streams
+}
+
+const appenders = 64
+
+// phase runs n appends over 64 goroutines and returns how long they took.
+func phase(b *testing.B, s ledger.Store, evs []ledger.Event, streams []string) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(evs)); i = next.Add(1) - 1 {
+				if _, err := s.Append(ctx, streams[i], ledger.Any, evs[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(t0)
+}
+
+func openBoth(b *testing.B) (*filestore.Store, ledger.Store) {
+	fs, err := filestore.Open(b.TempDir(), filestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { fs.Close() })
+	srv := runServer(b)
+	js := openStore(b, connect(b, srv.ClientURL()), newStreamName())
+	return fs, js
+}
+
+// BenchmarkPaired_DurableAppend64: 64 concurrent appenders, one ~300-byte event per
+// append, durable, on the filestore and on JetStream; phaseAppends appends on each per
+// round. It reports both rates and the ratio filestore / JetStream.
+func BenchmarkPaired_DurableAppend64(b *testing.B) {
+	fs, js := openBoth(b)
+	const phaseAppends = 2000
+	fsEvs, fsStreams := prebuilt(b.N * phaseAppends)
+	jsEvs, jsStreams := prebuilt(b.N * phaseAppends)
+	var fsTime, jsTime time.Duration
+	b.ResetTimer()
+	for r := range b.N {
+		lo, hi := r*phaseAppends, (r+1)*phaseAppends
+		fsTime += phase(b, fs, fsEvs[lo:hi], fsStreams[lo:hi])
+		jsTime += phase(b, js, jsEvs[lo:hi], jsStreams[lo:hi])
+	}
+	b.StopTimer()
+	n := float64(b.N * phaseAppends)
+	b.ReportMetric(n/fsTime.Seconds(), "filestore-events/s")
+	b.ReportMetric(n/jsTime.Seconds(), "jetstream-events/s")
+	b.ReportMetric(jsTime.Seconds()/fsTime.Seconds(), "ratio")
+}
+
+// BenchmarkPaired_ReadAll replays the same log of replayEvents records (written by 64
+// concurrent single-event appends, as commands write it) from both stores, decoding every
+// record's envelope, and reports both rates and the ratio filestore / JetStream.
+func BenchmarkPaired_ReadAll(b *testing.B) {
+	const replayEvents = 10_000
+	fs, js := openBoth(b)
+	evs, streams := prebuilt(replayEvents)
+	phase(b, fs, evs, streams)
+	phase(b, js, evs, streams)
+	read := func(s ledger.Store) time.Duration {
+		t0 := time.Now()
+		n, bytes := 0, 0
+		for rec, err := range s.ReadAll(ctx, 1) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+			bytes += len(rec.Data)
+		}
+		if n != replayEvents || bytes != replayEvents*len(payload) {
+			b.Fatalf("read %d records (%d bytes of data), want %d", n, bytes, replayEvents)
+		}
+		return time.Since(t0)
+	}
+	var fsTime, jsTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		fsTime += read(fs)
+		jsTime += read(js)
+	}
+	b.StopTimer()
+	n := float64(b.N * replayEvents)
+	b.ReportMetric(n/fsTime.Seconds(), "filestore-events/s")
+	b.ReportMetric(n/jsTime.Seconds(), "jetstream-events/s")
+	b.ReportMetric(jsTime.Seconds()/fsTime.Seconds(), "ratio")
+}

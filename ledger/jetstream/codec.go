@@ -1,0 +1,74 @@
+package jetstream
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"techledger/ledger"
+)
+
+// msgFormat tags the layout of a commit message's payload.
+const msgFormat byte = 1
+
+// encodeCommit returns the payload of one commit message: the format byte, the number of
+// records as a uvarint, then each record's canonical encoding (ledger.Record.AppendBinary,
+// hash included) prefixed with its length as a uvarint. The records of a message are one
+// atomic Append, in position order.
+func encodeCommit(recs []ledger.Record) []byte {
+	size := 1 + binary.MaxVarintLen32
+	for i := range recs {
+		r := &recs[i]
+		size += binary.MaxVarintLen32 + recordOverheadBytes + len(r.Stream) + len(r.Type) + len(r.Data) + r.Metadata.Size()
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, msgFormat)
+	buf = binary.AppendUvarint(buf, uint64(len(recs)))
+	var scratch []byte
+	for i := range recs {
+		scratch = recs[i].AppendBinary(scratch[:0])
+		buf = binary.AppendUvarint(buf, uint64(len(scratch)))
+		buf = append(buf, scratch...)
+	}
+	return buf
+}
+
+// recordOverheadBytes bounds a record's encoding beyond its strings and data: fixed fields,
+// two hashes and length prefixes.
+const recordOverheadBytes = 1 + 8 + 8 + 16 + 2 + 8 + 2*32 + 11*binary.MaxVarintLen32
+
+// decodeCommit decodes a payload made by encodeCommit. The records' Data alias b. It checks
+// the structure and that positions and versions run consecutively inside the message; the
+// caller checks how the message continues the log.
+func decodeCommit(b []byte) ([]ledger.Record, error) {
+	if len(b) == 0 || b[0] != msgFormat {
+		return nil, fmt.Errorf("commit message: unknown format (want %d)", msgFormat)
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n == 0 || n > ledger.EventsPerAppendMax {
+		return nil, fmt.Errorf("commit message: bad record count")
+	}
+	b = b[k:]
+	recs := make([]ledger.Record, n)
+	for i := range recs {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("commit message: record %d truncated", i)
+		}
+		if err := recs[i].UnmarshalBinary(b[k : k+int(l) : k+int(l)]); err != nil {
+			return nil, fmt.Errorf("commit message: record %d: %w", i, err)
+		}
+		b = b[k+int(l):]
+		if i > 0 {
+			prev := &recs[i-1]
+			r := &recs[i]
+			if r.Position != prev.Position+1 || r.Version != prev.Version+1 || r.Stream != prev.Stream || r.PrevHash != prev.Hash {
+				return nil, fmt.Errorf("commit message: record %d does not follow record %d", i, i-1)
+			}
+		}
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("commit message: %d trailing bytes", len(b))
+	}
+	return recs, nil
+}
