@@ -12,7 +12,6 @@ import (
 
 	"techledger/commands"
 	"techledger/ledger"
-	"techledger/ledger/filestore"
 )
 
 // localActor names the person running the CLI, as recorded in events' metadata.
@@ -25,7 +24,7 @@ func localActor() commands.Actor {
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data string
+	var data storeFlag
 	fs := flags("import", "Applies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing.", stderr, &data)
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -44,7 +43,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		defer f.Close()
 		in = f
 	}
-	s, code := openStore(data, stderr)
+	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -91,7 +90,8 @@ func progressPrinter(stderr io.Writer) func(int, *commands.Summary) {
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data, format string
+	var data storeFlag
+	var format string
 	fs := flags("history", "Prints every event of a contract with its position, time, actor and data.", stderr, &data)
 	fs.StringVar(&format, "format", "table", "output format: table or json")
 	if code, ok := parse(fs, args); !ok {
@@ -101,7 +101,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fs.Usage()
 		return exitUsage
 	}
-	s, code := openStore(data, stderr)
+	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -148,12 +148,12 @@ func history(ctx context.Context, s ledger.Store, contractID string) ([]recordVi
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data string
+	var data storeFlag
 	fs := flags("verify", "Reads the whole log from disk and checks every frame's CRC and every record's position,\nstream version, hash link and hash. Exits 0 with a summary when the log checks out;\notherwise exits 1 naming the first bad record (segment, offset, position) and what is wrong.", stderr, &data)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	s, err := filestore.Open(data, filestore.Options{})
+	s, err := openStoreErr(ctx, data, stderr)
 	var ce *ledger.CorruptionError
 	if errors.As(err, &ce) {
 		fmt.Fprintf(stdout, "FAILED: %v\n", ce)
@@ -164,7 +164,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	defer s.Close()
-	rep, err := s.Verify(ctx)
+	var rep ledger.VerifyReport
+	if v, ok := s.(ledger.Verifier); ok {
+		rep, err = v.Verify(ctx)
+	} else {
+		rep, err = ledger.Verify(ctx, s.ReadAll(ctx, 1))
+	}
 	if errors.As(err, &ce) {
 		fmt.Fprintf(stdout, "FAILED: %v\n", ce)
 		return exitRejected

@@ -83,12 +83,12 @@ func usage(w io.Writer) {
 	}
 }
 
-// flags returns a flag set for a verb with the --data flag every verb has and help as
+// flags returns a flag set for a verb with the --data and --store flags every verb has and help as
 // its --help text (after the verb's usage line).
-func flags(name, help string, stderr io.Writer, data *string) *flag.FlagSet {
+func flags(name, help string, stderr io.Writer, data *storeFlag) *flag.FlagSet {
 	fs := flag.NewFlagSet("techledger "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(data, "data", "./data", "data directory of the embedded store")
+	data.register(fs)
 	fs.Usage = func() {
 		for _, v := range verbs {
 			if v.name == name {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,9 +17,6 @@ import (
 	"techledger/ledger"
 	"techledger/projections"
 )
-
-// snapshotDir is where the projections' snapshot of an embedded store is kept.
-func snapshotDir(data string) string { return filepath.Join(data, "projections") }
 
 // asOf is a parsed --as-of / as_of: a position, a time, or neither (the head).
 type asOf struct {
@@ -86,8 +82,8 @@ func parseStatsQuery(by, from, to string) (projections.StatsQuery, error) {
 
 // runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
 // It keeps the snapshot current so that the next run starts fast.
-func runReport(ctx context.Context, data string, stderr io.Writer, fn func(*projections.Runner) int) int {
-	s, code := openStore(data, stderr)
+func runReport(ctx context.Context, data storeFlag, stderr io.Writer, fn func(*projections.Runner) int) int {
+	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -110,7 +106,8 @@ func runReport(ctx context.Context, data string, stderr io.Writer, fn func(*proj
 }
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data, by, from, to, at, format, labels string
+	var data storeFlag
+	var by, from, to, at, format, labels string
 	fs := flags("stats", "Registered-contract statistics (count, 成交额, 技术交易额, paid) over contracts registered and\nnot revoked, amendments applied, grouped by dimensions: "+strings.Join(projections.Dimensions, ", ")+".\nNo --by gives one row of totals.", stderr, &data)
 	fs.StringVar(&by, "by", "", "comma-separated dimensions to group by")
 	fs.StringVar(&from, "from", "", "first registered_on date included (YYYY-MM-DD)")
@@ -150,7 +147,8 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data, at, format, labels, institution string
+	var data storeFlag
+	var at, format, labels, institution string
 	var year int
 	var showFlags bool
 	fs := flags("rewards", "Researcher reward tallies: each payment's net income as allocated to the proceeds\nbeneficiaries in force when it was recorded; per researcher and institution, with the\ncontracts and payments they were a beneficiary of.", stderr, &data)
@@ -200,7 +198,7 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data string
+	var data storeFlag
 	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took.", stderr, &data)
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -209,7 +207,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	s, code := openStore(data, stderr)
+	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
 	}

@@ -13,22 +13,27 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"techledger/commands"
 	"techledger/internal/sample"
+	"techledger/ledger/jetstream"
 	"techledger/projections"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data, addr string
+	var data storeFlag
+	var addr, feed string
 	var demo bool
 	fs := flags("serve", "Serves the HTTP API: POST /v1/commands, GET /v1/contracts/{id}, GET /v1/contracts/{id}/history,\nGET /v1/events?from=N, GET /v1/verify, GET /healthz.", stderr, &data)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&feed, "feed", "", "relay committed events to this NATS server (nats://host:port), subjects techledger.events.<type>")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	dataSet := false
-	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
+	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" || f.Name == "store" })
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if demo && !dataSet {
 		dir, err := os.MkdirTemp("", "techledger-demo-")
@@ -37,21 +42,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailure
 		}
 		defer os.RemoveAll(dir)
-		data = dir
+		data = storeFlag{dir: dir}
 	}
-	s, code := openStore(data, stderr)
+	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
 	defer s.Close()
-	if demo {
+	head, err := s.Head(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return exitFailure
+	}
+	if demo && head != 0 {
+		logger.Info("the store is not empty: the sample data is not loaded", "head", head)
+	}
+	if demo && head == 0 {
 		var buf bytes.Buffer
 		if _, err := sample.Write(&buf, sample.DefaultConfig); err != nil {
 			fmt.Fprintf(stderr, "techledger: generate sample: %v\n", err)
 			return exitFailure
 		}
 		start := time.Now()
-		logger.Info("loading sample data", "data", data)
+		logger.Info("loading sample data", "store", data.String())
 		if code := importInto(ctx, s, &buf, commands.Actor{Name: "demo", Role: "registrar"}, io.Discard, stderr); code != exitOK {
 			fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
 			return code
@@ -69,6 +82,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			logger.Warn("projections snapshot on exit failed", "err", err)
 		}
 	}()
+	if feed != "" {
+		nc, err := nats.Connect(feed, nats.Name("techledger-feed"), nats.MaxReconnects(-1))
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: feed: %v\n", err)
+			return exitFailure
+		}
+		defer nc.Close()
+		f := &jetstream.Feed{Store: s, Conn: nc}
+		go func() {
+			if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("feed stopped", "err", err)
+			}
+		}()
+		logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
+	}
 	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger}
 	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	ln, err := net.Listen("tcp", addr)
@@ -76,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
 	}
-	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "data", data)
+	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "store", data.String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,18 +1,91 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
 
+	"techledger/ledger"
 	"techledger/ledger/filestore"
+	"techledger/ledger/jetstream"
 )
 
-// openStore opens the embedded store in dir.
-func openStore(dir string, stderr io.Writer) (*filestore.Store, int) {
-	s, err := filestore.Open(dir, filestore.Options{})
+// storeFlag is where a verb's ledger is: --data DIR (the embedded store) or --store URL.
+type storeFlag struct {
+	dir string // --data
+	url string // --store; overrides dir
+}
+
+func (f *storeFlag) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "data", "./data", "data directory of the embedded store")
+	fs.StringVar(&f.url, "store", "", "store URL instead of --data: file:///path, nats://host:port/STREAM[?replicas=3&creds=FILE]")
+}
+
+// String names the store for logs, without credentials.
+func (f storeFlag) String() string {
+	if f.url == "" {
+		return f.dir
+	}
+	if u, err := url.Parse(f.url); err == nil {
+		return u.Redacted()
+	}
+	return "(store URL)"
+}
+
+// fileDir returns the directory of an embedded store ("" for another backend).
+func (f storeFlag) fileDir() string {
+	switch {
+	case f.url == "":
+		return f.dir
+	case strings.HasPrefix(f.url, "file://"):
+		return strings.TrimPrefix(f.url, "file://")
+	}
+	return ""
+}
+
+// snapshotDir is where the projections' snapshot is kept: DATA/projections for the
+// embedded store; none for other backends (they replay at start).
+func snapshotDir(f storeFlag) string {
+	if d := f.fileDir(); d != "" {
+		return filepath.Join(d, "projections")
+	}
+	return ""
+}
+
+// openStore opens the store a verb was given, printing any warning about unsafe settings.
+func openStore(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store, int) {
+	s, err := openStoreErr(ctx, f, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return nil, exitFailure
 	}
 	return s, 0
+}
+
+func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store, error) {
+	if dir := f.fileDir(); dir != "" {
+		return filestore.Open(dir, filestore.Options{})
+	}
+	switch {
+	case strings.HasPrefix(f.url, "nats://"), strings.HasPrefix(f.url, "tls://"):
+		s, err := jetstream.Open(ctx, f.url)
+		if err != nil {
+			return nil, err
+		}
+		warnings, err := s.Warnings(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: warning: cannot check the stream's settings: %v\n", err)
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "techledger: WARNING: %s\n", w)
+		}
+		return s, nil
+	case strings.HasPrefix(f.url, "kurrentdb://"), strings.HasPrefix(f.url, "esdb://"):
+		return nil, fmt.Errorf("store %s: the KurrentDB backend is not built yet", f)
+	}
+	return nil, fmt.Errorf("store %q: want file:///path or nats://host:port/STREAM", f.url)
 }
