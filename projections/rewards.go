@@ -135,7 +135,7 @@ type RewardsQuery struct {
 // RewardRow is one researcher's tally (DESIGN §4 `rewards`).
 type RewardRow struct {
 	ResearcherID string `json:"researcher_id"`
-	Name         string `json:"name"`
+	Name         string `json:"name"` // as last recorded up to the as-of point, whatever the year filter
 	Institution  string `json:"institution"`
 	Amount       Money  `json:"amount"`
 	Contracts    int64  `json:"contracts"` // contracts with at least one payment allocating to them
