@@ -268,13 +268,18 @@ func jsonKind(t reflect.Type) string {
 // this package encodes it, without command_id. Two commands with the same fingerprint say
 // the same thing, whatever their whitespace or key order.
 func Fingerprint(cmd Command) string {
-	h := cmd.Head()
-	id := h.CommandID
-	h.CommandID = ""
-	b, err := json.Marshal(cmd)
-	h.CommandID = id
-	if err != nil {
-		panic(fmt.Sprintf("commands: marshal %T: %v", cmd, err)) // only strings, slices and structs: cannot fail
+	var scratch [1024]byte
+	b, ok := appendCanonical(scratch[:0], cmd)
+	if !ok {
+		h := cmd.Head()
+		id := h.CommandID
+		h.CommandID = ""
+		var err error
+		b, err = json.Marshal(cmd)
+		h.CommandID = id
+		if err != nil {
+			panic(fmt.Sprintf("commands: marshal %T: %v", cmd, err)) // only strings, slices and structs: cannot fail
+		}
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
