@@ -174,6 +174,15 @@ func Decode(b []byte) (Command, error) {
 	if len(b) > CommandBytesMax {
 		return nil, reject(CodeMalformed, "", "command of %d bytes exceeds CommandBytesMax (%d)", len(b), CommandBytesMax)
 	}
+	if cmd, ok := decodeFast(b); ok {
+		return cmd, nil
+	}
+	return decodeJSON(b)
+}
+
+// decodeJSON is Decode with encoding/json: the reference for decodeFast, and the decoder of
+// whatever decodeFast leaves to it.
+func decodeJSON(b []byte) (Command, error) {
 	// Fast path: commands as clients usually write them carry `"command":"<name>"` near
 	// the start; guess the type from it and decode once. The guess is checked: the strict
 	// decode must succeed and yield that very name, and the input must end after the
