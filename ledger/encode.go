@@ -19,13 +19,14 @@ var dataBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // when it covers e.
 func encodeData(e DomainEvent) ([]byte, error) {
 	buf := dataBufs.Get().(*[]byte)
-	data, ok := appendData((*buf)[:0], e)
-	if cap(data) <= 64<<10 { // keep the grown buffer, unless an outsized event grew it
-		*buf = data[:0]
-		dataBufs.Put(buf)
-	}
+	scratch, ok := appendData((*buf)[:0], e)
+	var data []byte
 	if ok {
-		data = bytes.Clone(data)
+		data = bytes.Clone(scratch) // before the buffer goes back to the pool
+	}
+	if cap(scratch) <= 64<<10 { // keep the grown buffer, unless an outsized event grew it
+		*buf = scratch[:0]
+		dataBufs.Put(buf)
 	}
 	if !ok {
 		return json.Marshal(e)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,4 +204,27 @@ func FuzzEncode_PaymentRecorded(f *testing.F) {
 			Allocations: []Allocation{{HolderID: payment, Name: name, Kind: contract, Institution: name, Share: decimal.New(share, shareExp%64), Amount: d}}}
 		checkEncode(t, e)
 	})
+}
+
+// TestEncode_Concurrent encodes from many goroutines at once: the scratch buffers are
+// shared through a pool, and no encoding may see another's bytes.
+func TestEncode_Concurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := gen{rand.New(rand.NewPCG(uint64(w), 1))}
+			for range 2000 {
+				e := g.event()
+				want, wantErr := json.Marshal(e)
+				got, err := encodeData(e)
+				if (err != nil) != (wantErr != nil) || string(got) != string(want) {
+					t.Errorf("concurrent encodeData gives %s, json.Marshal %s", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
