@@ -154,7 +154,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 				return Outcome{}, err
 			}
 		}
-		res, err := h.log.Append(ctx, stream, ledger.Exactly(c.Version), events...)
+		res, err := h.append(ctx, stream, ledger.Exactly(c.Version), events, meta, cmd.Contract(), evs)
 		if errors.Is(err, ledger.ErrWrongVersion) {
 			continue // another command got there first: reload and decide again
 		}
@@ -168,6 +168,31 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		return Outcome{Status: StatusApplied, CommandID: head.CommandID, ContractID: cmd.Contract(), Positions: res.Positions}, nil
 	}
 	return Outcome{}, reject(CodeConflict, "contract_id", "contract %s is changing too fast: %d attempts lost to concurrent commands; retry", cmd.Contract(), RetriesMax)
+}
+
+// appendDecider is an optional capability of a Log (filestore.Store has it): Append that
+// also reports the positions as soon as they are decided, before they are durable.
+type appendDecider interface {
+	AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error)
+}
+
+// append appends events, and when the log can tell the positions before they are durable
+// (appendDecider), enters them in the index at once: concurrent commands catching up then
+// do not read back what this handler appended while it waits for the fsync.
+func (h *Handler) append(ctx context.Context, stream string, expected ledger.Expected, events []ledger.Event, meta ledger.Metadata, contractID string, evs []ledger.DomainEvent) (ledger.AppendResult, error) {
+	d, ok := h.log.(appendDecider)
+	if !ok {
+		return h.log.Append(ctx, stream, expected, events...)
+	}
+	var early []ledger.Position
+	res, err := d.AppendDecided(ctx, stream, expected, func(r ledger.AppendResult) {
+		early = r.Positions
+		h.decided(r.Positions, meta, contractID, evs)
+	}, events...)
+	if err != nil && early != nil {
+		h.undecided(early)
+	}
+	return res, err
 }
 
 // load returns the contract folded up to the end of its stream, starting from the cached

@@ -275,6 +275,17 @@ func (s *Store) addSegment(seg segment) error {
 // everything queued whenever it is free, writes it with one write and makes it durable
 // with one fsync. Appends that arrive during an fsync share the next one.
 func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error) {
+	return s.AppendDecided(ctx, stream, expected, nil, events...)
+}
+
+// AppendDecided is Append, and calls decided (unless nil) with the append's result as soon
+// as the batch is decided — positions assigned, queued for the fsync — and before waiting
+// for it to be durable. decided is not called for an append that is refused, nor for a
+// retry of one already made (Duplicate). The positions it reports are not durable yet:
+// readers do not see them before the fsync, and if the fsync fails they never will (the
+// store fails, see Append). It lets a caller that indexes the log know its own appends
+// before the head passes them, instead of reading them back.
+func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error) {
 	if err := ledger.ValidateAppend(stream, events); err != nil {
 		return ledger.AppendResult{}, err
 	}
@@ -284,6 +295,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	res, w, err := s.decide(stream, expected, events)
 	if err != nil || w == nil {
 		return res, err
+	}
+	if decided != nil && !res.Duplicate {
+		decided(res)
 	}
 	select {
 	case s.kick <- struct{}{}:
