@@ -364,24 +364,21 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	segIdx := uint32(len(s.segs) - 1)
 	next := s.decided + 1
 	res.Positions = make([]ledger.Position, len(events))
+	locs := make([]loc, len(events))
 	for i, e := range events {
-		rec := ledger.Record{
+		recs = append(recs, ledger.Record{
 			ID: e.ID, Stream: stream, Version: current + ledger.Version(i) + 1, Position: next + ledger.Position(i),
 			Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: at, Data: e.Data, Metadata: e.Metadata,
-		}
-		rec.Seal(s.lastHash)
-		s.lastHash = rec.Hash
-		recs = append(recs, rec)
-		res.Positions[i] = rec.Position
-	}
-	locs := make([]loc, len(events))
-	for i := range recs {
+		})
+		rec := &recs[i]
 		start := len(frame)
 		frame = append(frame, 0, 0, 0, 0)
-		frame = recs[i].AppendBinary(frame)
+		frame = rec.SealAppend(frame, s.lastHash)
+		s.lastHash = rec.Hash
 		n := len(frame) - start - recordPrefix
 		binary.BigEndian.PutUint32(frame[start:], uint32(n))
 		locs[i] = loc{seg: segIdx, off: s.size + int64(start-fstart+recordPrefix), n: uint32(n)}
+		res.Positions[i] = rec.Position
 	}
 	res.Version = current + ledger.Version(len(events))
 	payload := frame[fstart+frameHeader:]
