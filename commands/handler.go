@@ -199,9 +199,13 @@ func (h *Handler) append(ctx context.Context, stream string, expected ledger.Exp
 // state and reading only what is newer.
 func (h *Handler) load(ctx context.Context, contractID string) (Contract, error) {
 	h.cacheMu.Lock()
-	c := h.cache[contractID]
+	c, cached := h.cache[contractID]
 	h.cacheMu.Unlock()
-	c, err := Fold(c, h.log.ReadStream(ctx, ledger.ContractStream(contractID), c.Version+1))
+	stream := ledger.ContractStream(contractID)
+	if cached && !h.newer(ctx, stream, c.Version) {
+		return c, nil
+	}
+	c, err := Fold(c, h.log.ReadStream(ctx, stream, c.Version+1))
 	if err != nil {
 		return Contract{}, fmt.Errorf("load contract %s: %w", clip(contractID), err)
 	}
@@ -209,6 +213,16 @@ func (h *Handler) load(ctx context.Context, contractID string) (Contract, error)
 		h.store(c)
 	}
 	return c, nil
+}
+
+// newer reports whether stream has a record (or an error to report) past version v. It
+// spares folding into a copy of an up-to-date cached contract, which Fold's loop would
+// move to the heap for nothing; in the rare case that there is more, Fold reads it again.
+func (h *Handler) newer(ctx context.Context, stream string, v ledger.Version) bool {
+	for range h.log.ReadStream(ctx, stream, v+1) {
+		return true
+	}
+	return false
 }
 
 // remember caches the contract as it stands after an append.
