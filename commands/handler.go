@@ -112,8 +112,8 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		return Outcome{}, err
 	}
 	fingerprint := Fingerprint(cmd)
-	unlock := h.inflight.lock(head.CommandID)
-	defer unlock()
+	e := h.inflight.lock(head.CommandID)
+	defer h.inflight.unlock(head.CommandID, e)
 	if a, ok := cmd.(*AssignRights); ok && a.Right == ledger.RightUse {
 		h.useMu.Lock()
 		defer h.useMu.Unlock()
@@ -129,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 	}
 	stream := ledger.ContractStream(cmd.Contract())
 	for range RetriesMax {
-		c, err := h.load(ctx, cmd.Contract())
+		c, err := h.load(ctx, cmd.Contract(), stream)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -197,11 +197,10 @@ func (h *Handler) append(ctx context.Context, stream string, expected ledger.Exp
 
 // load returns the contract folded up to the end of its stream, starting from the cached
 // state and reading only what is newer.
-func (h *Handler) load(ctx context.Context, contractID string) (Contract, error) {
+func (h *Handler) load(ctx context.Context, contractID, stream string) (Contract, error) {
 	h.cacheMu.Lock()
 	c, cached := h.cache[contractID]
 	h.cacheMu.Unlock()
-	stream := ledger.ContractStream(contractID)
 	if cached && !h.newer(ctx, stream, c.Version) {
 		return c, nil
 	}
@@ -255,31 +254,46 @@ func (h *Handler) store(c Contract) {
 
 // keyedMutex serialises work per key.
 type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
+	mu   sync.Mutex
+	m    map[string]*keyedEntry
+	free []*keyedEntry // entries no key uses, for reuse (at most keyedFreeMax)
 }
+
+// keyedFreeMax bounds the unused entries a keyedMutex keeps.
+const keyedFreeMax = 1024
 
 type keyedEntry struct {
 	mu   sync.Mutex
 	refs int
 }
 
-func (k *keyedMutex) lock(key string) (unlock func()) {
+// lock locks key and returns its entry, to be passed to unlock.
+func (k *keyedMutex) lock(key string) *keyedEntry {
 	k.mu.Lock()
 	e := k.m[key]
 	if e == nil {
-		e = &keyedEntry{}
+		if n := len(k.free); n > 0 {
+			e, k.free = k.free[n-1], k.free[:n-1]
+		} else {
+			e = &keyedEntry{}
+		}
 		k.m[key] = e
 	}
 	e.refs++
 	k.mu.Unlock()
 	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		if e.refs--; e.refs == 0 {
-			delete(k.m, key)
+	return e
+}
+
+// unlock unlocks key, which lock returned e for.
+func (k *keyedMutex) unlock(key string, e *keyedEntry) {
+	e.mu.Unlock()
+	k.mu.Lock()
+	if e.refs--; e.refs == 0 {
+		delete(k.m, key)
+		if len(k.free) < keyedFreeMax {
+			k.free = append(k.free, e)
 		}
-		k.mu.Unlock()
 	}
+	k.mu.Unlock()
 }
