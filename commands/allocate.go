@@ -1,8 +1,9 @@
 package commands
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/shopspring/decimal"
 
@@ -50,11 +51,12 @@ func Allocate(net decimal.Decimal, holders []ledger.Holder) []ledger.Allocation 
 		panic(fmt.Sprintf("commands: Allocate: shares sum to %d/10000, not 1", units))
 	}
 	left := netFen - sum // fewer fens than holders: each part lost less than one fen
-	order := make([]part, len(parts))
-	copy(order, parts)
-	sort.SliceStable(order, func(a, b int) bool { return order[a].rest > order[b].rest })
-	for k := int64(0); k < left; k++ {
-		parts[order[k].i].fen++
+	if left > 0 {
+		order := slices.Clone(parts)
+		slices.SortStableFunc(order, func(a, b part) int { return cmp.Compare(b.rest, a.rest) })
+		for k := int64(0); k < left; k++ {
+			parts[order[k].i].fen++
+		}
 	}
 	out := make([]ledger.Allocation, len(holders))
 	var total int64

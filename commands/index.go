@@ -58,20 +58,9 @@ func (h *Handler) catchUp(ctx context.Context) error {
 		if from > head {
 			return nil
 		}
-		// Read what others appended, up to the next position this handler knows.
-		var read []positioned
-		for rec, err := range h.log.ReadAll(ctx, from) {
-			if err != nil {
-				return fmt.Errorf("read log index: %w", err)
-			}
-			if rec.Position > head || h.knows(rec.Position) {
-				break
-			}
-			e, err := entryOf(&rec)
-			if err != nil {
-				return err
-			}
-			read = append(read, positioned{rec.Position, e})
+		read, err := h.readOthers(ctx, from, head)
+		if err != nil {
+			return err
 		}
 		h.idxMu.Lock()
 		for _, pe := range read {
@@ -83,6 +72,27 @@ func (h *Handler) catchUp(ctx context.Context) error {
 		h.idx.drainAhead()
 		h.idxMu.Unlock()
 	}
+}
+
+// readOthers reads what others appended from position from, up to head or the next
+// position this handler knows. (A function of its own: the loop's state is allocated on
+// the heap, which catchUp, mostly finding nothing to read, then does not pay for.)
+func (h *Handler) readOthers(ctx context.Context, from, head ledger.Position) ([]positioned, error) {
+	var read []positioned
+	for rec, err := range h.log.ReadAll(ctx, from) {
+		if err != nil {
+			return nil, fmt.Errorf("read log index: %w", err)
+		}
+		if rec.Position > head || h.knows(rec.Position) {
+			break
+		}
+		e, err := entryOf(&rec)
+		if err != nil {
+			return nil, err
+		}
+		read = append(read, positioned{rec.Position, e})
+	}
+	return read, nil
 }
 
 type positioned struct {
