@@ -171,7 +171,9 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 }
 
 // appendDecider is an optional capability of a Log (filestore.Store has it): Append that
-// also reports the positions as soon as they are decided, before they are durable.
+// also reports the positions as soon as they are decided, before they are durable. The
+// log must make positions durable in order: once an append has returned, every position
+// before its own is durable too (the index relies on it to index early reports).
 type appendDecider interface {
 	AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error)
 }

@@ -283,8 +283,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 // for it to be durable. decided is not called for an append that is refused, nor for a
 // retry of one already made (Duplicate). The positions it reports are not durable yet:
 // readers do not see them before the fsync, and if the fsync fails they never will (the
-// store fails, see Append). It lets a caller that indexes the log know its own appends
-// before the head passes them, instead of reading them back.
+// store fails, see Append). Positions become durable in order: when an append returns,
+// every earlier position is durable too. It lets a caller that indexes the log know its
+// own appends before the head passes them, instead of reading them back.
 func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error) {
 	if err := ledger.ValidateAppend(stream, events); err != nil {
 		return ledger.AppendResult{}, err
