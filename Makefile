@@ -26,8 +26,12 @@ bench:
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzRecord_UnmarshalBinary -fuzztime 30s ./ledger/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./commands/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecord_UnmarshalBinary$$' -fuzztime 30s ./ledger/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncode_PaymentRecorded$$' -fuzztime 30s ./ledger/
+	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 30s ./internal/jsonw/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./commands/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime 30s ./commands/
+	$(GO) test -run '^$$' -fuzz '^FuzzFingerprint$$' -fuzztime 30s ./commands/
 
 ## demo: the embedded store loaded with sample data, served over HTTP.
 demo:

@@ -1,8 +1,9 @@
 package commands
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/shopspring/decimal"
 
@@ -16,10 +17,13 @@ import (
 // places each and net must be a non-negative amount with at most 2 places; anything else
 // is a bug in the caller and panics.
 func Allocate(net decimal.Decimal, holders []ledger.Holder) []ledger.Allocation {
-	if net.IsNegative() || !net.Equal(net.Truncate(2)) {
-		panic(fmt.Sprintf("commands: Allocate: net %s is not a non-negative amount in fen", net))
+	netFen, ok := scaled(net, 2)
+	if !ok || netFen < 0 {
+		if net.IsNegative() || !net.Equal(net.Truncate(2)) {
+			panic(fmt.Sprintf("commands: Allocate: net %s is not a non-negative amount in fen", net))
+		}
+		netFen = net.Shift(2).IntPart()
 	}
-	netFen := net.Shift(2).IntPart()
 	type part struct {
 		i         int
 		fen, rest int64 // rest: the part of a fen left over, in 1/10000 fen
@@ -27,10 +31,16 @@ func Allocate(net decimal.Decimal, holders []ledger.Holder) []ledger.Allocation 
 	parts := make([]part, len(holders))
 	var units, sum int64
 	for i, h := range holders {
-		if h.Share == nil || !h.Share.Equal(h.Share.Truncate(4)) {
+		if h.Share == nil {
 			panic(fmt.Sprintf("commands: Allocate: holder %d share is missing or has more than 4 places", i))
 		}
-		u := h.Share.Shift(4).IntPart() // share in 1/10000
+		u, ok := scaled(*h.Share, 4) // share in 1/10000
+		if !ok {
+			if !h.Share.Equal(h.Share.Truncate(4)) {
+				panic(fmt.Sprintf("commands: Allocate: holder %d share is missing or has more than 4 places", i))
+			}
+			u = h.Share.Shift(4).IntPart()
+		}
 		units += u
 		// netFen <= AmountMax in fen (1e13) and u <= 1e4: the product fits in int64.
 		exact := netFen * u
@@ -41,11 +51,12 @@ func Allocate(net decimal.Decimal, holders []ledger.Holder) []ledger.Allocation 
 		panic(fmt.Sprintf("commands: Allocate: shares sum to %d/10000, not 1", units))
 	}
 	left := netFen - sum // fewer fens than holders: each part lost less than one fen
-	order := make([]part, len(parts))
-	copy(order, parts)
-	sort.SliceStable(order, func(a, b int) bool { return order[a].rest > order[b].rest })
-	for k := int64(0); k < left; k++ {
-		parts[order[k].i].fen++
+	if left > 0 {
+		order := slices.Clone(parts)
+		slices.SortStableFunc(order, func(a, b part) int { return cmp.Compare(b.rest, a.rest) })
+		for k := int64(0); k < left; k++ {
+			parts[order[k].i].fen++
+		}
 	}
 	out := make([]ledger.Allocation, len(holders))
 	var total int64
@@ -60,4 +71,24 @@ func Allocate(net decimal.Decimal, holders []ledger.Holder) []ledger.Allocation 
 		panic(fmt.Sprintf("commands: Allocate: allocated %d fen of %d", total, netFen))
 	}
 	return out
+}
+
+// pow10 holds 10^0 .. 10^18.
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// scaled returns d * 10^places as an int64 when that is exact and d's coefficient has at
+// most 15 digits, reading the coefficient and exponent instead of going through big.Int
+// arithmetic (Shift, Truncate) as the general path does. ok is false otherwise.
+func scaled(d decimal.Decimal, places int32) (v int64, ok bool) {
+	k := d.Exponent() + places
+	if k < 0 || k > 3 || d.NumDigits() > 15 {
+		return 0, false
+	}
+	return d.CoefficientInt64() * pow10[k], true
 }

@@ -73,14 +73,14 @@ func TestAllocate_Property(t *testing.T) {
 		units := randomSplit(r, 10000, n)
 		hs := make([]ledger.Holder, n)
 		for i, u := range units {
-			s := decimal.New(int64(u), -4)
+			s := reexpress(r, int64(u), -4)
 			hs[i] = ledger.Holder{ID: fmt.Sprint(i), Share: &s}
 		}
 		netFen := r.Int64N(1_000_000_000_00)
 		if r.IntN(4) == 0 {
 			netFen = r.Int64N(20)
 		}
-		net := decimal.New(netFen, -2)
+		net := reexpress(r, netFen, -2)
 		got := Allocate(net, hs)
 
 		sum := decimal.Zero
@@ -110,6 +110,22 @@ func TestAllocate_Property(t *testing.T) {
 			require.True(t, got[i].Amount.Equal(want), "holder %d: got %s want %s (net %s, units %v)", i, got[i].Amount, want, net, units)
 		}
 	}
+}
+
+// reexpress returns coef * 10^exp as a decimal written with some other exponent (1.5 as
+// 15e-1, 1500e-3 or 15000000e-7, 2.00 as 2): Allocate must not depend on how a value is
+// written.
+func reexpress(r *rand.Rand, coef int64, exp int32) decimal.Decimal {
+	switch r.IntN(4) {
+	case 0: // more places
+		k := r.IntN(6)
+		return decimal.NewFromBigInt(new(big.Int).Mul(big.NewInt(coef), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(k)), nil)), exp-int32(k))
+	case 1: // fewest places
+		for coef != 0 && coef%10 == 0 {
+			coef, exp = coef/10, exp+1
+		}
+	}
+	return decimal.New(coef, exp)
 }
 
 // randomSplit splits total into n positive parts.

@@ -174,6 +174,15 @@ func Decode(b []byte) (Command, error) {
 	if len(b) > CommandBytesMax {
 		return nil, reject(CodeMalformed, "", "command of %d bytes exceeds CommandBytesMax (%d)", len(b), CommandBytesMax)
 	}
+	if cmd, ok := decodeFast(b); ok {
+		return cmd, nil
+	}
+	return decodeJSON(b)
+}
+
+// decodeJSON is Decode with encoding/json: the reference for decodeFast, and the decoder of
+// whatever decodeFast leaves to it.
+func decodeJSON(b []byte) (Command, error) {
 	// Fast path: commands as clients usually write them carry `"command":"<name>"` near
 	// the start; guess the type from it and decode once. The guess is checked: the strict
 	// decode must succeed and yield that very name, and the input must end after the
@@ -268,13 +277,18 @@ func jsonKind(t reflect.Type) string {
 // this package encodes it, without command_id. Two commands with the same fingerprint say
 // the same thing, whatever their whitespace or key order.
 func Fingerprint(cmd Command) string {
-	h := cmd.Head()
-	id := h.CommandID
-	h.CommandID = ""
-	b, err := json.Marshal(cmd)
-	h.CommandID = id
-	if err != nil {
-		panic(fmt.Sprintf("commands: marshal %T: %v", cmd, err)) // only strings, slices and structs: cannot fail
+	var scratch [1024]byte
+	b, ok := appendCanonical(scratch[:0], cmd)
+	if !ok {
+		h := cmd.Head()
+		id := h.CommandID
+		h.CommandID = ""
+		var err error
+		b, err = json.Marshal(cmd)
+		h.CommandID = id
+		if err != nil {
+			panic(fmt.Sprintf("commands: marshal %T: %v", cmd, err)) // only strings, slices and structs: cannot fail
+		}
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

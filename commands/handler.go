@@ -112,8 +112,8 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		return Outcome{}, err
 	}
 	fingerprint := Fingerprint(cmd)
-	unlock := h.inflight.lock(head.CommandID)
-	defer unlock()
+	e := h.inflight.lock(head.CommandID)
+	defer h.inflight.unlock(head.CommandID, e)
 	if a, ok := cmd.(*AssignRights); ok && a.Right == ledger.RightUse {
 		h.useMu.Lock()
 		defer h.useMu.Unlock()
@@ -129,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 	}
 	stream := ledger.ContractStream(cmd.Contract())
 	for range RetriesMax {
-		c, err := h.load(ctx, cmd.Contract())
+		c, err := h.load(ctx, cmd.Contract(), stream)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -154,7 +154,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 				return Outcome{}, err
 			}
 		}
-		res, err := h.log.Append(ctx, stream, ledger.Exactly(c.Version), events...)
+		res, err := h.append(ctx, stream, ledger.Exactly(c.Version), events, meta, cmd.Contract(), evs)
 		if errors.Is(err, ledger.ErrWrongVersion) {
 			continue // another command got there first: reload and decide again
 		}
@@ -170,13 +170,43 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 	return Outcome{}, reject(CodeConflict, "contract_id", "contract %s is changing too fast: %d attempts lost to concurrent commands; retry", cmd.Contract(), RetriesMax)
 }
 
+// appendDecider is an optional capability of a Log (filestore.Store has it): Append that
+// also reports the positions as soon as they are decided, before they are durable. The
+// log must make positions durable in order: once an append has returned, every position
+// before its own is durable too (the index relies on it to index early reports).
+type appendDecider interface {
+	AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error)
+}
+
+// append appends events, and when the log can tell the positions before they are durable
+// (appendDecider), enters them in the index at once: concurrent commands catching up then
+// do not read back what this handler appended while it waits for the fsync.
+func (h *Handler) append(ctx context.Context, stream string, expected ledger.Expected, events []ledger.Event, meta ledger.Metadata, contractID string, evs []ledger.DomainEvent) (ledger.AppendResult, error) {
+	d, ok := h.log.(appendDecider)
+	if !ok {
+		return h.log.Append(ctx, stream, expected, events...)
+	}
+	var early []ledger.Position
+	res, err := d.AppendDecided(ctx, stream, expected, func(r ledger.AppendResult) {
+		early = r.Positions
+		h.decided(r.Positions, meta, contractID, evs)
+	}, events...)
+	if err != nil && early != nil {
+		h.undecided(early)
+	}
+	return res, err
+}
+
 // load returns the contract folded up to the end of its stream, starting from the cached
 // state and reading only what is newer.
-func (h *Handler) load(ctx context.Context, contractID string) (Contract, error) {
+func (h *Handler) load(ctx context.Context, contractID, stream string) (Contract, error) {
 	h.cacheMu.Lock()
-	c := h.cache[contractID]
+	c, cached := h.cache[contractID]
 	h.cacheMu.Unlock()
-	c, err := Fold(c, h.log.ReadStream(ctx, ledger.ContractStream(contractID), c.Version+1))
+	if cached && !h.newer(ctx, stream, c.Version) {
+		return c, nil
+	}
+	c, err := Fold(c, h.log.ReadStream(ctx, stream, c.Version+1))
 	if err != nil {
 		return Contract{}, fmt.Errorf("load contract %s: %w", clip(contractID), err)
 	}
@@ -184,6 +214,16 @@ func (h *Handler) load(ctx context.Context, contractID string) (Contract, error)
 		h.store(c)
 	}
 	return c, nil
+}
+
+// newer reports whether stream has a record (or an error to report) past version v. It
+// spares folding into a copy of an up-to-date cached contract, which Fold's loop would
+// move to the heap for nothing; in the rare case that there is more, Fold reads it again.
+func (h *Handler) newer(ctx context.Context, stream string, v ledger.Version) bool {
+	for range h.log.ReadStream(ctx, stream, v+1) {
+		return true
+	}
+	return false
 }
 
 // remember caches the contract as it stands after an append.
@@ -216,31 +256,46 @@ func (h *Handler) store(c Contract) {
 
 // keyedMutex serialises work per key.
 type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedEntry
+	mu   sync.Mutex
+	m    map[string]*keyedEntry
+	free []*keyedEntry // entries no key uses, for reuse (at most keyedFreeMax)
 }
+
+// keyedFreeMax bounds the unused entries a keyedMutex keeps.
+const keyedFreeMax = 1024
 
 type keyedEntry struct {
 	mu   sync.Mutex
 	refs int
 }
 
-func (k *keyedMutex) lock(key string) (unlock func()) {
+// lock locks key and returns its entry, to be passed to unlock.
+func (k *keyedMutex) lock(key string) *keyedEntry {
 	k.mu.Lock()
 	e := k.m[key]
 	if e == nil {
-		e = &keyedEntry{}
+		if n := len(k.free); n > 0 {
+			e, k.free = k.free[n-1], k.free[:n-1]
+		} else {
+			e = &keyedEntry{}
+		}
 		k.m[key] = e
 	}
 	e.refs++
 	k.mu.Unlock()
 	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		if e.refs--; e.refs == 0 {
-			delete(k.m, key)
+	return e
+}
+
+// unlock unlocks key, which lock returned e for.
+func (k *keyedMutex) unlock(key string, e *keyedEntry) {
+	e.mu.Unlock()
+	k.mu.Lock()
+	if e.refs--; e.refs == 0 {
+		delete(k.m, key)
+		if len(k.free) < keyedFreeMax {
+			k.free = append(k.free, e)
 		}
-		k.mu.Unlock()
 	}
+	k.mu.Unlock()
 }

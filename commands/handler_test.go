@@ -14,6 +14,7 @@ import (
 
 	"techledger/commands"
 	"techledger/ledger"
+	"techledger/ledger/filestore"
 	"techledger/ledger/memstore"
 	"techledger/ledger/storetest"
 )
@@ -287,4 +288,103 @@ func TestHandler_AllocationFixedAtPayment(t *testing.T) {
 		}
 	}
 	assert.Equal(t, [][]string{{"12140000405000025X=100.00"}, {"12140000405000025X=30.00", "R-001=70.00"}}, allocs)
+}
+
+// TestHandler_TwoHandlersOnFilestore runs two handlers on one filestore (which reports an
+// append's positions before its fsync, so each handler indexes its own appends early and
+// reads only the other's): 32 callers register and pay, alternating handlers, then send
+// every command again through the other handler and through a new one (a restart). Each
+// repeat must be a duplicate with the original positions, and a reused command_id with
+// other content a conflict, whichever handler appended the original.
+func TestHandler_TwoHandlersOnFilestore(t *testing.T) {
+	s, err := filestore.Open(t.TempDir(), filestore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	hs := []*commands.Handler{newHandler(s), newHandler(s)}
+	const callers = 32
+	cmds := make([][]string, callers)
+	outs := make([][]commands.Outcome, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		id := fmt.Sprintf("202314010100%04d", i)
+		cmds[i] = []string{register(id, "reg-"+id, "1000.00"), payment(id, "P-1", "100.00"), payment(id, "P-2", "200.00"), payment(id, "P-3", "300.00")}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, c := range cmds[i] {
+				out, err := hs[(i+j)%2].HandleJSON(ctx, []byte(c), registrar)
+				if err != nil {
+					t.Errorf("%s: %v", c, err)
+					return
+				}
+				outs[i] = append(outs[i], out)
+			}
+		}()
+	}
+	wg.Wait()
+	require.False(t, t.Failed())
+	assert.Equal(t, ledger.Position(callers*4), head(t, s))
+
+	restarted := newHandler(s)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, c := range cmds[i] {
+				for _, h := range []*commands.Handler{hs[(i+j+1)%2], restarted} {
+					out, err := h.HandleJSON(ctx, []byte(c), registrar)
+					if err != nil || out.Status != commands.StatusDuplicate || fmt.Sprint(out.Positions) != fmt.Sprint(outs[i][j].Positions) {
+						t.Errorf("repeat of %s: %+v, %v; want a duplicate at %v", c, out, err, outs[i][j].Positions)
+					}
+				}
+			}
+			id := fmt.Sprintf("202314010100%04d", i)
+			_, err := hs[i%2].HandleJSON(ctx, []byte(fmt.Sprintf(`{"command":"record_payment","command_id":"pay-%s-P-1","contract_id":%q,"payment_id":"P-9","amount":"1.00","paid_on":"2023-06-30"}`, id, id)), registrar)
+			if commands.CodeOf(err) != commands.CodeConflict {
+				t.Errorf("reused command_id with other content: %v, want a conflict", err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, ledger.Position(callers*4), head(t, s), "nothing appended by the repeats")
+}
+
+// decidingLog is a memstore that, like the filestore, reports an append's positions
+// before the append returns, and then runs during (once), as another command arriving in
+// that moment would.
+type decidingLog struct {
+	*memstore.Store
+	during func()
+}
+
+func (l *decidingLog) AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error) {
+	res, err := l.Append(ctx, stream, expected, events...)
+	if err == nil && !res.Duplicate {
+		decided(res)
+		if f := l.during; f != nil {
+			l.during = nil
+			f()
+		}
+	}
+	return res, err
+}
+
+// TestHandler_IndexesDecidedPositions has a command catch up while another's append has
+// reported its position but not yet returned, so that the index takes that command from
+// what the append reported: repeating it must still be a duplicate, and reusing its
+// command_id with other content a conflict.
+func TestHandler_IndexesDecidedPositions(t *testing.T) {
+	l := &decidingLog{Store: memstore.New()}
+	h := newHandler(l)
+	handle(t, h, register("2023140101000123", "c-1", "1000.00"))
+	l.during = func() { handle(t, h, payment("2023140101000123", "P-2", "100.00")) }
+	first := handle(t, h, payment("2023140101000123", "P-1", "100.00"))
+	assert.Equal(t, []ledger.Position{2}, first.Positions)
+
+	again := handle(t, h, payment("2023140101000123", "P-1", "100.00"))
+	assert.Equal(t, commands.StatusDuplicate, again.Status)
+	assert.Equal(t, first.Positions, again.Positions)
+	_, err := h.HandleJSON(ctx, []byte(payment("2023140101000123", "P-1", "200.00")), registrar)
+	assert.Equal(t, commands.CodeConflict, commands.CodeOf(err))
+	assert.Equal(t, ledger.Position(3), head(t, l))
 }

@@ -11,9 +11,12 @@ import (
 // command_id recorded, and the exclusive and sole use grants in force per achievement.
 // It covers positions 1..checkpoint exactly. Events this handler appended itself past the
 // checkpoint wait in ahead (they are known without reading them back); catching up reads
-// from the log only the positions other writers appended.
+// from the log only the positions other writers appended. With a log that reports an
+// append's positions before they are durable (appendDecider), ahead also holds positions
+// not durable yet: only those up to durable, a position known to be durable, are indexed.
 type logIndex struct {
 	checkpoint ledger.Position
+	durable    ledger.Position
 	ahead      map[ledger.Position]entry
 	commands   map[string]*commandEntry
 	grants     map[string][]UseGrant // achievement_id -> exclusive/sole grants of contracts not revoked
@@ -48,26 +51,16 @@ func (h *Handler) catchUp(ctx context.Context) error {
 	defer h.catchMu.Unlock()
 	for {
 		h.idxMu.Lock()
+		h.idx.durable = max(h.idx.durable, head)
 		h.idx.drainAhead()
 		from := h.idx.checkpoint + 1
 		h.idxMu.Unlock()
 		if from > head {
 			return nil
 		}
-		// Read what others appended, up to the next position this handler knows.
-		var read []positioned
-		for rec, err := range h.log.ReadAll(ctx, from) {
-			if err != nil {
-				return fmt.Errorf("read log index: %w", err)
-			}
-			if rec.Position > head || h.knows(rec.Position) {
-				break
-			}
-			e, err := entryOf(&rec)
-			if err != nil {
-				return err
-			}
-			read = append(read, positioned{rec.Position, e})
+		read, err := h.readOthers(ctx, from, head)
+		if err != nil {
+			return err
 		}
 		h.idxMu.Lock()
 		for _, pe := range read {
@@ -79,6 +72,27 @@ func (h *Handler) catchUp(ctx context.Context) error {
 		h.idx.drainAhead()
 		h.idxMu.Unlock()
 	}
+}
+
+// readOthers reads what others appended from position from, up to head or the next
+// position this handler knows. (A function of its own: the loop's state is allocated on
+// the heap, which catchUp, mostly finding nothing to read, then does not pay for.)
+func (h *Handler) readOthers(ctx context.Context, from, head ledger.Position) ([]positioned, error) {
+	var read []positioned
+	for rec, err := range h.log.ReadAll(ctx, from) {
+		if err != nil {
+			return nil, fmt.Errorf("read log index: %w", err)
+		}
+		if rec.Position > head || h.knows(rec.Position) {
+			break
+		}
+		e, err := entryOf(&rec)
+		if err != nil {
+			return nil, err
+		}
+		read = append(read, positioned{rec.Position, e})
+	}
+	return read, nil
 }
 
 type positioned struct {
@@ -94,33 +108,64 @@ func (h *Handler) knows(p ledger.Position) bool {
 	return ok
 }
 
-// drainAhead indexes the positions right after the checkpoint that the handler appended.
+// drainAhead indexes the positions right after the checkpoint that the handler appended,
+// up to the durable one.
 func (x *logIndex) drainAhead() {
-	for e, ok := x.ahead[x.checkpoint+1]; ok; e, ok = x.ahead[x.checkpoint+1] {
+	for e, ok := x.ahead[x.checkpoint+1]; ok && x.checkpoint < x.durable; e, ok = x.ahead[x.checkpoint+1] {
 		delete(x.ahead, x.checkpoint+1)
 		x.add(x.checkpoint+1, e)
 	}
 }
 
-// appended records events this handler appended at positions.
+// appended records events this handler appended at positions, now durable.
 func (h *Handler) appended(positions []ledger.Position, meta ledger.Metadata, contractID string, evs []ledger.DomainEvent) {
 	h.idxMu.Lock()
 	defer h.idxMu.Unlock()
 	x := &h.idx
+	x.durable = max(x.durable, positions[len(positions)-1])
 	for i, p := range positions {
-		e := entry{commandID: meta.CommandID, fingerprint: meta.CommandHash, contractID: contractID}
-		switch evs[i].(type) {
-		case *ledger.RightsAssigned, *ledger.ContractRevoked:
-			e.event = evs[i]
-		}
+		e := entryFor(meta, contractID, evs[i])
 		switch {
 		case p == x.checkpoint+1:
+			delete(x.ahead, p) // if decided put it there
 			x.add(p, e)
 		case p > x.checkpoint:
 			x.ahead[p] = e
 		}
 	}
 	x.drainAhead()
+}
+
+// decided records events this handler is appending at positions, not durable yet (see
+// appendDecider): catching up then knows them without reading them back, and indexes them
+// once the log's head shows them durable. If the append fails, undecided removes them.
+func (h *Handler) decided(positions []ledger.Position, meta ledger.Metadata, contractID string, evs []ledger.DomainEvent) {
+	h.idxMu.Lock()
+	defer h.idxMu.Unlock()
+	for i, p := range positions {
+		if p > h.idx.checkpoint {
+			h.idx.ahead[p] = entryFor(meta, contractID, evs[i])
+		}
+	}
+	h.idx.drainAhead()
+}
+
+// undecided forgets positions decided reported for an append that then failed.
+func (h *Handler) undecided(positions []ledger.Position) {
+	h.idxMu.Lock()
+	defer h.idxMu.Unlock()
+	for _, p := range positions {
+		delete(h.idx.ahead, p)
+	}
+}
+
+func entryFor(meta ledger.Metadata, contractID string, ev ledger.DomainEvent) entry {
+	e := entry{commandID: meta.CommandID, fingerprint: meta.CommandHash, contractID: contractID}
+	switch ev.(type) {
+	case *ledger.RightsAssigned, *ledger.ContractRevoked:
+		e.event = ev
+	}
+	return e
 }
 
 func entryOf(rec *ledger.Record) (entry, error) {

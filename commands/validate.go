@@ -36,9 +36,22 @@ func parseAmount(field, s string) (decimal.Decimal, *Error) {
 	if len(frac) > 2 {
 		return decimal.Decimal{}, invalidf(field, "%s has more than 2 decimal places (amounts are in yuan to the fen)", s)
 	}
-	d, err := decimal.NewFromString(s)
-	if err != nil {
-		return decimal.Decimal{}, invalidf(field, "%q is not a decimal amount", clip(s))
+	var d decimal.Decimal
+	if len(whole)+len(frac) <= 18 {
+		// Digits checked above and at most 18 of them: the coefficient is an int64, and
+		// decimal.New gives what decimal.NewFromString would, without parsing again.
+		var coef int64
+		for _, part := range [2]string{whole, frac} {
+			for i := 0; i < len(part); i++ {
+				coef = coef*10 + int64(part[i]-'0')
+			}
+		}
+		d = decimal.New(coef, -int32(len(frac)))
+	} else {
+		var err error
+		if d, err = decimal.NewFromString(s); err != nil {
+			return decimal.Decimal{}, invalidf(field, "%q is not a decimal amount", clip(s))
+		}
 	}
 	if d.GreaterThan(AmountMax) {
 		return decimal.Decimal{}, invalidf(field, "%s exceeds AmountMax (%s)", s, AmountMax.StringFixed(2))

@@ -175,7 +175,7 @@ var decoders = map[string]map[uint16]func() DomainEvent{
 // Encode returns a new Event (with a new UUIDv7 ID) holding e and meta. The data encoding
 // is deterministic: the same value always gives the same bytes.
 func Encode(e DomainEvent, meta Metadata) (Event, error) {
-	data, err := json.Marshal(e)
+	data, err := encodeData(e)
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s: %w", e.EventType(), err)
 	}

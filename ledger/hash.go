@@ -87,6 +87,17 @@ func (r *Record) Seal(prev Hash) {
 	r.Hash = r.ComputeHash()
 }
 
+// SealAppend is Seal followed by AppendBinary, encoding the record once for both: it sets
+// r.PrevHash to prev and r.Hash to the resulting hash, and appends the record's binary
+// encoding to buf.
+func (r *Record) SealAppend(buf []byte, prev Hash) []byte {
+	r.PrevHash = prev
+	start := len(buf)
+	buf = r.appendCanonical(buf)
+	r.Hash = sha256.Sum256(buf[start:])
+	return append(buf, r.Hash[:]...)
+}
+
 // errShort is returned by UnmarshalBinary on truncated input.
 var errShort = errors.New("record encoding truncated")
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +178,21 @@ func TestRecord_BinaryRoundTrip(t *testing.T) {
 	require.Equal(t, byte(0), enc[at])
 	enc = append(enc[:at:at], append([]byte{0x80, 0x00}, enc[at+1:]...)...)
 	assert.ErrorContains(t, got.UnmarshalBinary(enc), "truncated")
+}
+
+// TestRecord_SealAppend checks that SealAppend gives what Seal then AppendBinary give, for
+// records smaller and larger than ComputeHash's scratch buffer, appended after other bytes.
+func TestRecord_SealAppend(t *testing.T) {
+	for _, size := range []int{10, 400, 5000} {
+		r := record(7, "contract-1", 3)
+		r.Data = json.RawMessage(`{"n":"` + strings.Repeat("x", size) + `"}`)
+		want := r
+		want.Seal(ledger.Hash{9})
+		prefix := []byte("frame")
+		got := r.SealAppend(prefix, ledger.Hash{9})
+		assert.Equal(t, want.AppendBinary(prefix), got)
+		assert.Equal(t, want, r, "the record is sealed as Seal seals it")
+	}
 }
 
 // TestRecord_HashCoversEveryField changes each field in turn and checks the hash changes.

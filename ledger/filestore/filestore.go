@@ -92,6 +92,8 @@ type Store struct {
 	size     int64           // bytes in the active segment once every decided frame is written
 	decided  ledger.Position // last position decided (durable or on its way)
 	queue    []chunk         // decided frames and waiters for the syncer, in order
+	frames   []byte          // the queued frames, back to back in queue order (chunk.off, chunk.end)
+	recs     []ledger.Record // scratch for decide
 
 	// mu guards the index for readers. Appenders change segs, locs, streams, ids and
 	// pending's tail holding decideMu and mu; holding decideMu alone they may read them.
@@ -108,12 +110,13 @@ type Store struct {
 	active *os.File // the segment being written; the syncer's after Open
 }
 
-// chunk is a unit of work for the syncer: a frame to write and the appender waiting for
-// it, or (roll set) a switch to a new segment.
+// chunk is a unit of work for the syncer: a frame to write (frames[off:end] of the queue
+// it was taken with; off == end for none) and the appender waiting for it, or (roll set) a
+// switch to a new segment.
 type chunk struct {
-	frame []byte
-	w     *waiter
-	roll  *os.File
+	off, end int
+	w        *waiter
+	roll     *os.File
 }
 
 // waiter is an appender waiting for its batch to be durable.
@@ -272,6 +275,18 @@ func (s *Store) addSegment(seg segment) error {
 // everything queued whenever it is free, writes it with one write and makes it durable
 // with one fsync. Appends that arrive during an fsync share the next one.
 func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error) {
+	return s.AppendDecided(ctx, stream, expected, nil, events...)
+}
+
+// AppendDecided is Append, and calls decided (unless nil) with the append's result as soon
+// as the batch is decided — positions assigned, queued for the fsync — and before waiting
+// for it to be durable. decided is not called for an append that is refused, nor for a
+// retry of one already made (Duplicate). The positions it reports are not durable yet:
+// readers do not see them before the fsync, and if the fsync fails they never will (the
+// store fails, see Append). Positions become durable in order: when an append returns,
+// every earlier position is durable too. It lets a caller that indexes the log know its
+// own appends before the head passes them, instead of reading them back.
+func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledger.Expected, decided func(ledger.AppendResult), events ...ledger.Event) (ledger.AppendResult, error) {
 	if err := ledger.ValidateAppend(stream, events); err != nil {
 		return ledger.AppendResult{}, err
 	}
@@ -281,6 +296,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	res, w, err := s.decide(stream, expected, events)
 	if err != nil || w == nil {
 		return res, err
+	}
+	if decided != nil && !res.Duplicate {
+		decided(res)
 	}
 	select {
 	case s.kick <- struct{}{}:
@@ -339,48 +357,49 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 		at = s.lastTime
 	}
 	s.lastTime = at
-	size := frameHeader
-	for _, e := range events {
-		size += recordPrefix + recordOverheadBytes + len(stream) + len(e.Type) + len(e.Data) + e.Metadata.Size()
-	}
-	frame := make([]byte, frameHeader, size)
-	recs := make([]ledger.Record, len(events))
-	locs := make([]loc, len(events))
+	// The frame is encoded straight into the queue's buffer, which the syncer writes
+	// as it is: no buffer per append, no copy.
+	fstart := len(s.frames)
+	frame := append(s.frames, make([]byte, frameHeader)...)
+	recs := s.recs[:0]
 	segIdx := uint32(len(s.segs) - 1)
 	next := s.decided + 1
 	res.Positions = make([]ledger.Position, len(events))
+	locs := make([]loc, len(events))
 	for i, e := range events {
-		rec := ledger.Record{
+		recs = append(recs, ledger.Record{
 			ID: e.ID, Stream: stream, Version: current + ledger.Version(i) + 1, Position: next + ledger.Position(i),
 			Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: at, Data: e.Data, Metadata: e.Metadata,
-		}
-		rec.Seal(s.lastHash)
-		s.lastHash = rec.Hash
+		})
+		rec := &recs[i]
 		start := len(frame)
 		frame = append(frame, 0, 0, 0, 0)
-		frame = rec.AppendBinary(frame)
+		frame = rec.SealAppend(frame, s.lastHash)
+		s.lastHash = rec.Hash
 		n := len(frame) - start - recordPrefix
 		binary.BigEndian.PutUint32(frame[start:], uint32(n))
-		recs[i] = rec
-		locs[i] = loc{seg: segIdx, off: s.size + int64(start+recordPrefix), n: uint32(n)}
+		locs[i] = loc{seg: segIdx, off: s.size + int64(start-fstart+recordPrefix), n: uint32(n)}
 		res.Positions[i] = rec.Position
 	}
 	res.Version = current + ledger.Version(len(events))
-	payload := frame[frameHeader:]
-	binary.BigEndian.PutUint32(frame, uint32(len(payload)))
-	binary.BigEndian.PutUint32(frame[4:], crc32.Checksum(payload, castagnoli))
+	payload := frame[fstart+frameHeader:]
+	binary.BigEndian.PutUint32(frame[fstart:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(frame[fstart+4:], crc32.Checksum(payload, castagnoli))
 	s.mu.Lock()
 	s.locs = append(s.locs, locs...)
-	for _, rec := range recs {
-		s.streams[stream] = append(s.streams[stream], rec.Position)
-		s.ids[rec.ID] = rec.Position
+	for i := range recs {
+		s.streams[stream] = append(s.streams[stream], recs[i].Position)
+		s.ids[recs[i].ID] = recs[i].Position
 	}
 	s.pending = append(s.pending, recs...)
 	s.mu.Unlock()
-	s.size += int64(len(frame))
+	clear(recs) // the scratch must not keep the data alive
+	s.recs = recs[:0]
+	s.frames = frame
+	s.size += int64(len(frame) - fstart)
 	s.decided = next + ledger.Position(len(events)) - 1
 	w := &waiter{last: s.decided, done: make(chan struct{})}
-	s.queue = append(s.queue, chunk{frame: frame, w: w})
+	s.queue = append(s.queue, chunk{off: fstart, end: len(frame), w: w})
 	return res, w, nil
 }
 
@@ -392,15 +411,19 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 func (s *Store) syncer() {
 	defer close(s.stopped)
 	var work []chunk
-	var buf []byte
+	var frames []byte
 	for range s.kick {
 		s.decideMu.Lock()
 		work, s.queue = s.queue, work[:0]
+		frames, s.frames = s.frames, frames[:0] // the appenders fill the other buffer meanwhile
 		closed := s.closed
 		s.decideMu.Unlock()
 		if len(work) > 0 {
-			buf = s.flush(work, buf[:0])
+			s.flush(work, frames)
 			clear(work)
+		}
+		if cap(frames) > 8<<20 {
+			frames = nil
 		}
 		if closed {
 			s.decideMu.Lock()
@@ -417,30 +440,36 @@ func (s *Store) syncer() {
 	}
 }
 
-// flush writes work in order, syncs, publishes and answers the waiters. It returns buf for
-// reuse.
-func (s *Store) flush(work []chunk, buf []byte) []byte {
+// flush writes work in order, syncs, publishes and answers the waiters. frames holds the
+// chunks' frames, back to back in order: what goes to one segment is written at once.
+func (s *Store) flush(work []chunk, frames []byte) {
 	s.mu.RLock()
 	err := s.failed
 	s.mu.RUnlock()
 	last := ledger.Position(0)
+	from, to := 0, 0 // frames[from:to] is what the active segment still needs
 	for _, c := range work {
 		if c.roll != nil {
 			if err == nil {
-				err = s.writeSync(buf)
+				err = s.writeSync(frames[from:to])
 			}
-			buf = buf[:0]
+			from = to
 			s.active.Close()
 			s.active = c.roll
 			continue
 		}
-		buf = append(buf, c.frame...)
+		if c.end > c.off {
+			if c.off != to {
+				panic(fmt.Sprintf("filestore: queued frame at %d, want %d", c.off, to)) // frames are queued back to back
+			}
+			to = c.end
+		}
 		if c.w != nil {
 			last = max(last, c.w.last)
 		}
 	}
 	if err == nil {
-		err = s.writeSync(buf)
+		err = s.writeSync(frames[from:to])
 	}
 	s.mu.Lock()
 	if err != nil {
@@ -449,7 +478,11 @@ func (s *Store) flush(work []chunk, buf []byte) []byte {
 		}
 		err = s.failed
 	} else if last > s.committed {
-		s.pending = s.pending[last-s.committed:]
+		// Move what is still pending to the front, so that the slice's array is reused
+		// instead of regrown as it advances.
+		n := copy(s.pending, s.pending[last-s.committed:])
+		clear(s.pending[n:])
+		s.pending = s.pending[:n]
 		s.committed = last
 	}
 	s.mu.Unlock()
@@ -462,15 +495,7 @@ func (s *Store) flush(work []chunk, buf []byte) []byte {
 			close(c.w.done)
 		}
 	}
-	if cap(buf) > 8<<20 {
-		return nil
-	}
-	return buf
 }
-
-// recordOverheadBytes is an upper bound on a record's encoding beyond its strings and data:
-// fixed fields, hashes and length prefixes.
-const recordOverheadBytes = 1 + 8 + 8 + 16 + 2 + 8 + 2*32 + 11*binary.MaxVarintLen32
 
 func (s *Store) writeSync(buf []byte) error {
 	if len(buf) > 0 {

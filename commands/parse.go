@@ -1,0 +1,423 @@
+package commands
+
+import (
+	"unicode/utf8"
+
+	"techledger/ledger"
+)
+
+// decodeFast decodes the commands clients usually write without encoding/json's
+// reflection, which cost a seventh of a command's CPU. It covers one JSON object whose
+// first member is "command", with keys spelled exactly as the struct tags, each at most
+// once, and strings without escapes. For anything else it reports false and Decode's
+// encoding/json path decides, so every error and every unusual input (case-folded keys,
+// duplicate keys, escapes, invalid UTF-8, wrong types, trailing data) is handled exactly
+// as before. What it accepts must decode to what encoding/json gives:
+// TestDecodeFast_MatchesEncodingJSON and FuzzDecodeFast check that.
+func decodeFast(b []byte) (Command, bool) {
+	p := parser{b: b}
+	p.space()
+	if !p.eat('{') {
+		return nil, false
+	}
+	if k, ok := p.key(); !ok || string(k) != "command" {
+		return nil, false
+	}
+	name, ok := p.rawString()
+	if !ok {
+		return nil, false
+	}
+	var cmd interface {
+		Command
+		objectReader
+	}
+	switch string(name) {
+	case NameRecordPayment:
+		cmd = &RecordPayment{Header: Header{Command: NameRecordPayment}}
+	case NameRegisterContract:
+		cmd = &RegisterContract{Header: Header{Command: NameRegisterContract}}
+	case NameAssignRights:
+		cmd = &AssignRights{Header: Header{Command: NameAssignRights}}
+	case NameAmendContract:
+		cmd = &AmendContract{Header: Header{Command: NameAmendContract}}
+	case NameRevokeContract:
+		cmd = &RevokeContract{Header: Header{Command: NameRevokeContract}}
+	default:
+		return nil, false
+	}
+	p.seen = 1 // "command"
+	if !p.members(cmd) {
+		return nil, false
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, false
+	}
+	return cmd, true
+}
+
+// parser reads JSON from b at i. Its methods report false for input they do not cover;
+// they never judge it invalid (encoding/json does that).
+type parser struct {
+	b    []byte
+	i    int
+	seen uint64 // members of the object being read, by bit
+}
+
+func (p *parser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// eat skips space and then c, reporting whether c was there.
+func (p *parser) eat(c byte) bool {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// rawString reads a string without escapes or control bytes, of valid UTF-8, and returns
+// its bytes (aliasing b).
+func (p *parser) rawString() ([]byte, bool) {
+	if !p.eat('"') {
+		return nil, false
+	}
+	start, ascii := p.i, true
+	for ; p.i < len(p.b); p.i++ {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			return s, ascii || utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+// key reads a member's key and the colon after it.
+func (p *parser) key() ([]byte, bool) {
+	k, ok := p.rawString()
+	return k, ok && p.eat(':')
+}
+
+// null reads a JSON null if one is next.
+func (p *parser) null() bool {
+	p.space()
+	if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
+		p.i += 4
+		return true
+	}
+	return false
+}
+
+// objectReader reads the value of one member of an object, reporting false for a key it
+// does not know.
+type objectReader interface {
+	member(p *parser, key []byte) bool
+}
+
+// members reads the rest of an object after its first member (or after '{' when none was
+// read: seen == 0), calling r.member for each.
+func (p *parser) members(r objectReader) bool {
+	if p.seen == 0 {
+		if p.eat('}') {
+			return true
+		}
+	} else if !p.eat(',') {
+		return p.eat('}')
+	}
+	for {
+		k, ok := p.key()
+		if !ok || !r.member(p, k) {
+			return false
+		}
+		if !p.eat(',') {
+			return p.eat('}')
+		}
+	}
+}
+
+// first marks member bit as read, reporting false if it was read before (a duplicate key,
+// which encoding/json resolves by merging: left to it).
+func (p *parser) first(bit uint) bool {
+	if p.seen&(1<<bit) != 0 {
+		return false
+	}
+	p.seen |= 1 << bit
+	return true
+}
+
+// str reads a string member into dst. null leaves dst as it is, as encoding/json does.
+func (p *parser) str(bit uint, dst *string) bool {
+	if !p.first(bit) {
+		return false
+	}
+	if p.null() {
+		return true
+	}
+	s, ok := p.rawString()
+	if ok {
+		*dst = string(s)
+	}
+	return ok
+}
+
+// optStr reads a *string member: null sets nil.
+func (p *parser) optStr(bit uint, dst **string) bool {
+	if !p.first(bit) {
+		return false
+	}
+	if p.null() {
+		*dst = nil
+		return true
+	}
+	s, ok := p.rawString()
+	if ok {
+		v := string(s)
+		*dst = &v
+	}
+	return ok
+}
+
+// object reads an object member with the given member reader, saving and restoring the
+// outer object's seen bits.
+func (p *parser) object(r objectReader) bool {
+	outer := p.seen
+	p.seen = 0
+	ok := p.eat('{') && p.members(r)
+	p.seen = outer
+	return ok
+}
+
+// array reads a non-null array, calling elem for each element.
+func (p *parser) array(elem func(p *parser) bool) bool {
+	if !p.eat('[') {
+		return false
+	}
+	if p.eat(']') {
+		return true
+	}
+	for {
+		if !elem(p) {
+			return false
+		}
+		if !p.eat(',') {
+			return p.eat(']')
+		}
+	}
+}
+
+func (p *parser) party(bit uint, dst **ledger.Party) bool {
+	if !p.first(bit) {
+		return false
+	}
+	if p.null() {
+		*dst = nil
+		return true
+	}
+	*dst = new(ledger.Party)
+	return p.object(partyReader{*dst})
+}
+
+type partyReader struct{ v *ledger.Party }
+
+func (r partyReader) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "id":
+		return p.str(0, &r.v.ID)
+	case "name":
+		return p.str(1, &r.v.Name)
+	case "kind":
+		return p.str(2, &r.v.Kind)
+	case "region":
+		return p.str(3, &r.v.Region)
+	}
+	return false
+}
+
+type holderReader struct{ h *HolderInput }
+
+func (r holderReader) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "id":
+		return p.str(0, &r.h.ID)
+	case "name":
+		return p.str(1, &r.h.Name)
+	case "kind":
+		return p.str(2, &r.h.Kind)
+	case "institution":
+		return p.str(3, &r.h.Institution)
+	case "share":
+		return p.optStr(4, &r.h.Share)
+	}
+	return false
+}
+
+type termReader struct{ t *TermInput }
+
+func (r termReader) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "from":
+		return p.str(0, &r.t.From)
+	case "to":
+		return p.str(1, &r.t.To)
+	}
+	return false
+}
+
+func (c *RecordPayment) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "command_id":
+		return p.str(1, &c.CommandID)
+	case "contract_id":
+		return p.str(2, &c.ContractID)
+	case "payment_id":
+		return p.str(3, &c.PaymentID)
+	case "amount":
+		return p.str(4, &c.Amount)
+	case "costs":
+		return p.str(5, &c.Costs)
+	case "paid_on":
+		return p.str(6, &c.PaidOn)
+	}
+	return false
+}
+
+func (c *RegisterContract) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "command_id":
+		return p.str(1, &c.CommandID)
+	case "contract_id":
+		return p.str(2, &c.ContractID)
+	case "title":
+		return p.str(3, &c.Title)
+	case "type":
+		return p.str(4, &c.Type)
+	case "subtype":
+		return p.str(5, &c.Subtype)
+	case "signed_on":
+		return p.str(6, &c.SignedOn)
+	case "registered_on":
+		return p.str(7, &c.RegisteredOn)
+	case "amount":
+		return p.str(8, &c.Amount)
+	case "tech_amount":
+		return p.str(9, &c.TechAmount)
+	case "field":
+		return p.str(10, &c.Field)
+	case "seller":
+		return p.party(11, &c.Seller)
+	case "buyer":
+		return p.party(12, &c.Buyer)
+	case "intermediary":
+		return p.party(13, &c.Intermediary)
+	case "achievement_id":
+		return p.str(14, &c.AchievementID)
+	case "ip_types":
+		if !p.first(15) {
+			return false
+		}
+		if p.null() {
+			c.IPTypes = nil
+			return true
+		}
+		c.IPTypes = []string{} // [] decodes to an empty list, not nil
+		return p.array(func(p *parser) bool {
+			if p.null() { // null elements: left to encoding/json
+				return false
+			}
+			s, ok := p.rawString()
+			if ok {
+				c.IPTypes = append(c.IPTypes, string(s))
+			}
+			return ok
+		})
+	}
+	return false
+}
+
+func (c *AmendContract) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "command_id":
+		return p.str(1, &c.CommandID)
+	case "contract_id":
+		return p.str(2, &c.ContractID)
+	case "amount":
+		return p.optStr(3, &c.Amount)
+	case "tech_amount":
+		return p.optStr(4, &c.TechAmount)
+	case "type":
+		return p.optStr(5, &c.Type)
+	case "subtype":
+		return p.optStr(6, &c.Subtype)
+	case "field":
+		return p.optStr(7, &c.Field)
+	case "reason":
+		return p.str(8, &c.Reason)
+	}
+	return false
+}
+
+func (c *RevokeContract) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "command_id":
+		return p.str(1, &c.CommandID)
+	case "contract_id":
+		return p.str(2, &c.ContractID)
+	case "reason":
+		return p.str(3, &c.Reason)
+	}
+	return false
+}
+
+func (c *AssignRights) member(p *parser, key []byte) bool {
+	switch string(key) {
+	case "command_id":
+		return p.str(1, &c.CommandID)
+	case "contract_id":
+		return p.str(2, &c.ContractID)
+	case "right":
+		return p.str(3, &c.Right)
+	case "effective_on":
+		return p.str(4, &c.EffectiveOn)
+	case "exclusivity":
+		return p.str(5, &c.Exclusivity)
+	case "holders":
+		if !p.first(6) {
+			return false
+		}
+		if p.null() {
+			c.Holders = nil
+			return true
+		}
+		c.Holders = []HolderInput{}
+		return p.array(func(p *parser) bool {
+			c.Holders = append(c.Holders, HolderInput{})
+			return p.object(holderReader{&c.Holders[len(c.Holders)-1]})
+		})
+	case "term":
+		if !p.first(7) {
+			return false
+		}
+		if p.null() {
+			c.Term = nil
+			return true
+		}
+		c.Term = new(TermInput)
+		return p.object(termReader{c.Term})
+	}
+	return false
+}
