@@ -49,7 +49,8 @@ type Runner struct {
 	st  *State
 	err error // why following stopped (nil while it runs)
 
-	snapMu    sync.Mutex // one snapshot written at a time
+	snapMu    sync.Mutex      // one snapshot written at a time
+	snapPos   ledger.Position // position of the snapshot on disk (written or loaded)
 	sinceSnap int
 }
 
@@ -72,6 +73,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.snapMu.Lock()
+	r.snapPos = st.Position()
+	r.snapMu.Unlock()
 	if err := Replay(ctx, r.log, st, 0); err != nil {
 		return err
 	}
@@ -142,8 +146,12 @@ func (r *Runner) Lag(ctx context.Context) (uint64, error) {
 }
 
 // Snapshot writes a snapshot of the live State (atomically: a temporary file renamed
-// over the previous snapshot after fsync). Without a SnapshotDir it does nothing.
-func (r *Runner) Snapshot() error {
+// over the previous snapshot after fsync), unless the snapshot on disk is already at the
+// live position. Without a SnapshotDir it does nothing.
+func (r *Runner) Snapshot() error { return r.snapshot(false) }
+
+// snapshot writes a snapshot; force writes it even at the position of the one on disk.
+func (r *Runner) snapshot(force bool) error {
 	if r.opts.SnapshotDir == "" {
 		return nil
 	}
@@ -151,8 +159,12 @@ func (r *Runner) Snapshot() error {
 	defer r.snapMu.Unlock()
 	var buf bytes.Buffer
 	r.mu.RLock()
-	err := r.st.WriteSnapshot(&buf)
 	pos := r.st.Position()
+	if pos == r.snapPos && !force {
+		r.mu.RUnlock()
+		return nil
+	}
+	err := r.st.WriteSnapshot(&buf)
 	r.mu.RUnlock()
 	if err != nil {
 		return err
@@ -180,6 +192,7 @@ func (r *Runner) Snapshot() error {
 		os.Remove(tmp)
 		return fmt.Errorf("projections: snapshot: %w", err)
 	}
+	r.snapPos = pos
 	r.opts.Logger.Info("projections snapshot written", "position", pos, "bytes", buf.Len())
 	return nil
 }
@@ -249,7 +262,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	r.mu.Lock()
 	defer func() {
 		r.mu.Unlock()
-		if err := r.Snapshot(); err != nil {
+		if err := r.snapshot(true); err != nil {
 			r.opts.Logger.Warn("projections snapshot failed", "err", err)
 		}
 	}()

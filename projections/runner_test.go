@@ -166,6 +166,14 @@ func TestRunner_RestartFromSnapshot(t *testing.T) {
 	var got string
 	require.NoError(t, r2.Read(func(st *State) error { got = reports(t, st); return nil }))
 	assert.Equal(t, reports(t, fold(t, fs, 0)), got)
+
+	// A snapshot is written only when the State moved past the one on disk.
+	logged.Reset()
+	require.NoError(t, r2.Snapshot())
+	assert.Contains(t, logged.String(), "projections snapshot written")
+	logged.Reset()
+	require.NoError(t, r2.Snapshot())
+	assert.NotContains(t, logged.String(), "projections snapshot written")
 }
 
 func itoa(p ledger.Position) string { return strconv.FormatUint(uint64(p), 10) }
