@@ -31,12 +31,6 @@ func (m *Money) addMoney(n Money) {
 	m.lo = lo
 }
 
-func (m *Money) subMoney(n Money) {
-	lo, borrow := bits.Sub64(m.lo, n.lo, 0)
-	m.hi -= n.hi + int64(borrow)
-	m.lo = lo
-}
-
 // IsZero reports whether m is 0.
 func (m Money) IsZero() bool { return m.hi == 0 && m.lo == 0 }
 

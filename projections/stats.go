@@ -114,6 +114,7 @@ type rowKey struct{ period, base uint64 }
 // whole, plus the contracts of the months the range cuts through.
 func (s *State) Stats(q StatsQuery) (StatsReport, error) {
 	var period, base []int // dimension indexes (Dimensions) of each kind, in query order
+	dimIdx := make([]int, 0, len(q.By))
 	seen := map[string]bool{}
 	for _, name := range q.By {
 		d := slices.Index(Dimensions, name)
@@ -124,6 +125,7 @@ func (s *State) Stats(q StatsQuery) (StatsReport, error) {
 			return StatsReport{}, &QueryError{Field: "by", Rule: fmt.Sprintf("dimension %q given twice", name)}
 		}
 		seen[name] = true
+		dimIdx = append(dimIdx, d)
 		if d <= dimMonth {
 			period = append(period, d)
 		} else {
@@ -209,7 +211,7 @@ func (s *State) Stats(q StatsQuery) (StatsReport, error) {
 		row := StatsRow{Values: make([]string, len(q.By)), Count: g.count, Amount: g.amount, TechAmount: g.tech, Paid: g.paid}
 		pi, bi := len(period), len(base)
 		for i := len(q.By) - 1; i >= 0; i-- { // unpack from the low bits: last dimension first
-			d := slices.Index(Dimensions, q.By[i])
+			d := dimIdx[i]
 			if d <= dimMonth {
 				pi--
 				row.Values[i] = periodValue(d, uint16(k.period>>(16*(len(period)-1-pi))))
