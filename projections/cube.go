@@ -105,14 +105,31 @@ func (cs *cubes) add(c *contract, sign int64) {
 	}
 }
 
-func (cb *cube) add(c *contract, sign int64) {
-	key := packKey(c, cb.dims)
-	m := cb.months[monthOf(c.day)]
+// addPaid adds a payment of fen to a live contract's cells in every aggregate.
+func (cs *cubes) addPaid(c *contract, fen int64) {
+	if c.revoked {
+		return
+	}
+	for _, cb := range cs.list {
+		key := packKey(c, cb.dims)
+		cb.cells(monthOf(c.day)).at(key).paid.add(fen)
+		cb.all.at(key).paid.add(fen)
+	}
+}
+
+// cells returns the cells of month mn, created if needed.
+func (cb *cube) cells(mn int32) *cells {
+	m := cb.months[mn]
 	if m == nil {
 		m = &cells{}
-		cb.months[monthOf(c.day)] = m
+		cb.months[mn] = m
 	}
-	m.at(key).addContract(c, sign)
+	return m
+}
+
+func (cb *cube) add(c *contract, sign int64) {
+	key := packKey(c, cb.dims)
+	cb.cells(monthOf(c.day)).at(key).addContract(c, sign)
 	cb.all.at(key).addContract(c, sign)
 }
 

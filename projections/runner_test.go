@@ -196,6 +196,9 @@ func TestRunner_FollowsAppends(t *testing.T) {
 	r := NewRunner(s, RunnerOptions{Logger: quiet()})
 	require.NoError(t, r.Start(ctx))
 	assert.Equal(t, ledger.Position(100), r.Position())
+	// Query now, so that the aggregates exist and the fold must keep them current through
+	// the registrations, amendments, payments and revocations that follow.
+	require.NoError(t, r.Read(func(st *State) error { reports(t, st); return nil }))
 	_, err = commands.Import(ctx, strings.NewReader(strings.Join(lines[100:], "")), h, who, nil)
 	require.NoError(t, err)
 	head, err := s.Head(ctx)

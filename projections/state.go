@@ -172,9 +172,8 @@ func (s *State) apply(rec *ledger.Record, v *view) error {
 		if c.paid+v.amount > fenMax {
 			return fmt.Errorf("%w: payments of contract %q exceed %d fen", ErrFold, v.contractID, int64(fenMax))
 		}
-		s.cubes.add(c, -1)
 		c.paid += v.amount
-		s.cubes.add(c, 1)
+		s.cubes.addPaid(c, v.amount)
 		s.reward(i, v)
 	}
 	return nil
