@@ -43,34 +43,112 @@ func viewOf(r ledger.Record) recordView {
 // commandBodyMax bounds a request body: one command.
 const commandBodyMax = commands.CommandBytesMax
 
-// api serves the HTTP API of DESIGN §4 that exists so far: commands, contract state and
-// history, the event log for auditors, verify, health.
+// api serves the HTTP API of DESIGN §4 (documented in openapi.yaml next to this file).
 type api struct {
 	store   ledger.Store
 	handler *commands.Handler
 	proj    *projections.Runner // kept live from the log
 	log     *slog.Logger
+	tokens  *tokenSet // nil: no authentication, every request acts as localPrincipal
+	metrics *metrics  // nil: a fresh set is made by httpHandler
 }
 
+// route is one route of the API and the roles it admits (admin is always admitted).
+type route struct {
+	pattern string
+	serve   http.HandlerFunc
+	roles   []string // nil: open to anyone, without a token
+}
+
+// routeTable lists every route; the OpenAPI document and the role tests follow it.
+func (a *api) routeTable() []route {
+	readers := []string{roleRegistrar, roleAuditor}
+	figures := []string{roleRegistrar, roleAuditor, roleStatistician}
+	return []route{
+		{"POST /v1/commands", a.postCommand, []string{roleRegistrar}},
+		{"GET /v1/contracts/{id}", a.getContract, readers},
+		{"GET /v1/contracts/{id}/history", a.getHistory, readers},
+		{"GET /v1/stats/contracts", a.getStats, figures},
+		{"GET /v1/rewards/researchers", a.getRewards, figures},
+		{"GET /v1/rewards/flags", a.getFlags, figures},
+		{"GET /v1/events", a.getEvents, []string{roleAuditor}},
+		{"GET /v1/verify", a.getVerify, []string{roleAuditor}},
+		{"GET /metrics", a.getMetrics, []string{roleAuditor}},
+		{"GET /healthz", a.getHealth, nil},
+	}
+}
+
+// routes returns the API's mux, without the request logging and counting of httpHandler.
 func (a *api) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/commands", a.postCommand)
-	mux.HandleFunc("GET /v1/contracts/{id}", a.getContract)
-	mux.HandleFunc("GET /v1/contracts/{id}/history", a.getHistory)
-	mux.HandleFunc("GET /v1/stats/contracts", a.getStats)
-	mux.HandleFunc("GET /v1/rewards/researchers", a.getRewards)
-	mux.HandleFunc("GET /v1/rewards/flags", a.getFlags)
-	mux.HandleFunc("GET /v1/events", a.getEvents)
-	mux.HandleFunc("GET /v1/verify", a.getVerify)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		head, err := a.store.Head(r.Context())
-		if err != nil {
-			a.problem(w, r, http.StatusServiceUnavailable, "store unavailable", err.Error(), nil)
+	for _, rt := range a.routeTable() {
+		h := rt.serve
+		if rt.roles != nil {
+			h = a.allow(h, rt.roles...)
+		}
+		mux.HandleFunc(rt.pattern, h)
+	}
+	return mux
+}
+
+// unmatched answers requests no route takes with problem details rather than the mux's
+// plain text: 405 with Allow when the path exists for other methods, else 404.
+func (a *api) unmatched(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "head": head})
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			a.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", fmt.Sprintf("%s takes %s", r.URL.Path, strings.Join(allow, ", ")), nil)
+			return
+		}
+		a.problem(w, r, http.StatusNotFound, "not found", "no such route; see cmd/techledger/openapi.yaml", nil)
 	})
-	return mux
+}
+
+// httpHandler returns the whole API: the routes, counted, timed and logged.
+func (a *api) httpHandler() http.Handler {
+	if a.metrics == nil {
+		a.metrics = newMetrics()
+	}
+	return a.observe(a.unmatched(a.routes()))
+}
+
+// getHealth answers GET /healthz, open to anyone: 200 with the head of the log when the
+// store answers, else 503.
+func (a *api) getHealth(w http.ResponseWriter, r *http.Request) {
+	head, err := a.store.Head(r.Context())
+	if err != nil {
+		a.log.Error("health check", "err", err)
+		a.problem(w, r, http.StatusServiceUnavailable, "store unavailable", "the store does not answer; see the server log", nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "head": head})
+}
+
+// getMetrics answers GET /metrics in the Prometheus text format.
+func (a *api) getMetrics(w http.ResponseWriter, r *http.Request) {
+	var g gauges
+	if head, err := a.store.Head(r.Context()); err == nil {
+		if lag, err := a.proj.Lag(r.Context()); err == nil {
+			g = gauges{head: uint64(head), projected: uint64(a.proj.Position()), lag: lag, ok: true}
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	if a.metrics == nil {
+		a.metrics = newMetrics()
+	}
+	a.metrics.write(w, g)
 }
 
 // postCommand applies one command: 201 applied, 200 duplicate, or a problem.
@@ -80,17 +158,35 @@ func (a *api) postCommand(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, http.StatusRequestEntityTooLarge, "command too large", fmt.Sprintf("a command is at most %d bytes (CommandBytesMax)", commandBodyMax), nil)
 		return
 	}
-	who := commands.Actor{Name: "api:" + r.RemoteAddr, Role: "registrar", CorrelationID: r.Header.Get("X-Request-ID")}
+	p := principalOf(r.Context())
+	who := commands.Actor{Name: p.Name, Role: p.Role, CorrelationID: r.Header.Get("X-Request-ID")}
+	start := time.Now()
 	out, err := a.handler.HandleJSON(r.Context(), body, who)
 	if err != nil {
+		var e *commands.Error
+		if errors.As(err, &e) {
+			a.count("rejected", 0, 0)
+		} else {
+			a.count("failed", 0, 0)
+		}
 		a.rejection(w, r, err)
 		return
 	}
+	a.count(string(out.Status), len(out.Positions), time.Since(start))
 	status := http.StatusCreated
 	if out.Status == commands.StatusDuplicate {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, out)
+}
+
+func (a *api) count(outcome string, events int, d time.Duration) {
+	if a.metrics != nil {
+		if outcome != string(commands.StatusApplied) {
+			events = 0
+		}
+		a.metrics.commandDone(outcome, events, d)
+	}
 }
 
 func (a *api) getContract(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,18 +22,40 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
-	var addr, feed string
+	var addr, feed, tokensFile, logFormat, logLevel string
 	var demo bool
-	fs := flags("serve", "Serves the HTTP API: POST /v1/commands, GET /v1/contracts/{id}, GET /v1/contracts/{id}/history,\nGET /v1/events?from=N, GET /v1/verify, GET /healthz.", stderr, &data)
+	fs := flags("serve", "Serves the HTTP API of DESIGN §4 (cmd/techledger/openapi.yaml): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens: [{\"token\": \"...\", \"role\": \"registrar|auditor|statistician|admin\", \"name\": \"...\"}]")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&logLevel, "log-level", "info", "least level logged: debug, info (one line per request), warn or error")
 	fs.StringVar(&feed, "feed", "", "relay committed events to this NATS server (nats://host:port), subjects techledger.events.<type>")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
 	dataSet := false
 	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" || f.Name == "store" })
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger, err := newLogger(stderr, logFormat, logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+		return exitUsage
+	}
+	var tokens *tokenSet
+	if tokensFile != "" {
+		if tokens, err = loadTokens(tokensFile); err != nil {
+			fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+			return exitUsage
+		}
+	}
+	if err := checkListen(addr, tokens != nil); err != nil {
+		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+		return exitUsage
+	}
 	if demo && !dataSet {
 		dir, err := os.MkdirTemp("", "techledger-demo-")
 		if err != nil {
@@ -97,27 +118,75 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}()
 		logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
 	}
-	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger}
-	srv := &http.Server{Addr: addr, Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger, tokens: tokens}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
 	}
+	if tokens == nil {
+		logger.Warn("no --tokens: listening on loopback only; every request acts as admin \"local\"")
+	} else {
+		logger.Info("bearer tokens required", "tokens", len(tokens.byDigest))
+	}
 	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "store", data.String())
+	if err := serveUntil(ctx, ln, a.httpHandler(), logger, shutdownGrace); err != nil {
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serveUntil serves h on ln until ctx is done, then stops gracefully: no new
+// connections, and requests in flight finish. Requests do not inherit ctx, so a signal
+// does not cancel an append in flight; only requests that outlast grace are cancelled,
+// and then serveUntil reports an error.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, grace time.Duration) error {
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: headerBytesMax,
+		BaseContext:    func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
+		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	logger.Info("stopping: no new connections; finishing requests in flight")
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "techledger: shutdown: %v\n", err)
+	if err := srv.Shutdown(shutdown); err != nil {
+		cancelRequests()
+		return fmt.Errorf("requests still in flight after %s were cancelled: %w", grace, err)
 	}
 	logger.Info("stopped")
-	return exitOK
+	return nil
+}
+
+// shutdownGrace bounds how long a stopping server waits for requests in flight.
+const shutdownGrace = 30 * time.Second
+
+// headerBytesMax bounds a request's headers.
+const headerBytesMax = 16 << 10
+
+// newLogger returns the server's structured logger.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log-level: want debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format: want text or json, got %q", format)
 }

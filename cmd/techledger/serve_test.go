@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"techledger/ledger"
+	"techledger/ledger/filestore"
+)
+
+// registerN is a valid registration of contract n (a distinct registration number).
+func registerN(n int) string {
+	return strings.NewReplacer(`"c-1"`, fmt.Sprintf(`"stop-%d"`, n), "2023140101000123", fmt.Sprintf("2023140101%06d", n)).Replace(register)
+}
+
+// startServe runs the serve verb in a goroutine and returns its base URL and a channel
+// with its exit code.
+func startServe(t *testing.T, ctx context.Context, args ...string) (string, <-chan int, *syncBuffer) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &syncBuffer{}, stderr)
+	}()
+	addr := regexp.MustCompile(`addr=(http://\S+)`)
+	var url string
+	require.Eventually(t, func() bool {
+		m := addr.FindStringSubmatch(stderr.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 5*time.Millisecond, "serve did not start: %s", stderr)
+	return url, code, stderr
+}
+
+// TestServe_StopFinishesInFlight stops serve (as SIGTERM does: main cancels the context)
+// while commands are being posted from 8 clients: it exits 0, no client gets an error
+// status, and every acknowledged command is in the log afterwards.
+func TestServe_StopFinishesInFlight(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	url, code, stderr := startServe(t, ctx, "--data", dir)
+
+	var next, acked atomic.Int64
+	type ack struct {
+		id  string
+		pos ledger.Position
+	}
+	var mu sync.Mutex
+	var acks []ack
+	var bad []string
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second}
+			for {
+				n := int(next.Add(1))
+				resp, err := client.Post(url+"/v1/commands", "application/json", strings.NewReader(registerN(n)))
+				if err != nil {
+					return // the server has stopped accepting
+				}
+				var out struct {
+					Positions []ledger.Position `json:"positions"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				mu.Lock()
+				if resp.StatusCode != http.StatusCreated || err != nil || len(out.Positions) != 1 {
+					bad = append(bad, fmt.Sprintf("command %d: status %d, %v", n, resp.StatusCode, err))
+				} else {
+					acks = append(acks, ack{fmt.Sprintf("stop-%d", n), out.Positions[0]})
+				}
+				mu.Unlock()
+				acked.Add(1)
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { return acked.Load() >= 50 }, 20*time.Second, time.Millisecond)
+	stop()
+	select {
+	case c := <-code:
+		assert.Equal(t, exitOK, c, "stderr: %s", stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	wg.Wait()
+	assert.Empty(t, bad, "no client got an error status")
+	assert.Contains(t, stderr.String(), "stopping")
+
+	s, err := filestore.Open(dir, filestore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, a := range acks {
+		var found bool
+		for rec, err := range s.ReadAll(context.Background(), a.pos) {
+			require.NoError(t, err)
+			found = rec.Metadata.CommandID == a.id
+			break
+		}
+		assert.True(t, found, "acknowledged command %s is at position %d", a.id, a.pos)
+	}
+	t.Logf("%d commands acknowledged before the stop", len(acks))
+}
+
+// TestServeUntil_InFlightNotCancelled holds a request in its handler while the server is
+// told to stop: the request's context stays alive, it completes with its answer, new
+// connections are refused, and serveUntil returns nil; a request that outlasts the
+// grace period is cancelled and reported.
+func TestServeUntil_InFlightNotCancelled(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		grace   time.Duration
+		release time.Duration // when the handler finishes
+		wantErr bool
+	}{
+		{"finishes within grace", 5 * time.Second, 100 * time.Millisecond, false},
+		{"outlasts grace", 50 * time.Millisecond, 5 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entered := make(chan struct{})
+			ctxErr := make(chan error, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
+				select {
+				case <-time.After(tc.release):
+				case <-r.Context().Done():
+				}
+				ctxErr <- r.Context().Err()
+				w.WriteHeader(http.StatusCreated)
+			})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- serveUntil(ctx, ln, h, slog.New(slog.NewTextHandler(io.Discard, nil)), tc.grace) }()
+			respc := make(chan int, 1)
+			go func() {
+				resp, err := http.Post("http://"+ln.Addr().String()+"/", "text/plain", nil)
+				if err != nil {
+					respc <- 0
+					return
+				}
+				resp.Body.Close()
+				respc <- resp.StatusCode
+			}()
+			<-entered
+			stop()
+			err = <-done
+			if tc.wantErr {
+				require.Error(t, err)
+				assert.ErrorIs(t, <-ctxErr, context.Canceled, "the straggler is cancelled")
+				return
+			}
+			require.NoError(t, err)
+			assert.NoError(t, <-ctxErr, "the stop signal does not cancel a request in flight")
+			assert.Equal(t, http.StatusCreated, <-respc)
+			_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+			assert.Error(t, err, "no new connections after the stop")
+		})
+	}
+}
