@@ -25,15 +25,18 @@ func localActor() commands.Actor {
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
+	var format string
 	fs := flags("import", "Applies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing.", stderr, &data)
+	fs.StringVar(&format, "format", "table", "output format: table (text) or json ({applied, duplicates, rejected, last_position, errors})")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() != 1 || (format != "table" && format != "json") {
 		fs.Usage()
 		return exitUsage
 	}
 	var in io.Reader = os.Stdin
+	var size int64
 	if name := fs.Arg(0); name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
@@ -41,6 +44,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return exitFailure
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
 		in = f
 	}
 	s, code := openStore(ctx, data, stderr)
@@ -48,20 +54,54 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return code
 	}
 	defer s.Close()
-	return importInto(ctx, s, in, localActor(), stdout, stderr)
+	return importInto(ctx, s, in, size, localActor(), format, stdout, stderr)
 }
 
-func importInto(ctx context.Context, s ledger.Store, in io.Reader, who commands.Actor, stdout, stderr io.Writer) int {
+// importSummary is the JSON shape of an import's summary (DESIGN §4).
+type importSummary struct {
+	Applied      int             `json:"applied"`
+	Duplicates   int             `json:"duplicates"`
+	Rejected     int             `json:"rejected"`
+	LastPosition ledger.Position `json:"last_position"`
+	Errors       []importError   `json:"errors"`
+}
+
+type importError struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
+
+// importInto imports in (size bytes, 0 if unknown: for the progress bar) into s and
+// prints the summary as text or JSON.
+func importInto(ctx context.Context, s ledger.Store, in io.Reader, size int64, who commands.Actor, format string, stdout, stderr io.Writer) int {
 	h := commands.NewHandler(s)
-	progress := progressPrinter(stderr)
-	sum, err := commands.Import(ctx, in, h, who, progress)
-	for _, e := range sum.Errors {
-		fmt.Fprintln(stdout, e.Error())
+	cr := &countingReader{r: in}
+	bar := newProgress(stderr, "import", "bytes", size)
+	var onLine func(int, *commands.Summary)
+	if bar != nil {
+		onLine = func(line int, sum *commands.Summary) {
+			bar.set(cr.n, fmt.Sprintf("line %s: applied %s, duplicates %s, rejected %s", group(int64(line)), group(int64(sum.Applied)), group(int64(sum.Duplicates)), group(int64(sum.Rejected))))
+		}
 	}
-	if sum.Rejected > len(sum.Errors) {
-		fmt.Fprintf(stdout, "... and %d more rejected lines\n", sum.Rejected-len(sum.Errors))
+	sum, err := commands.Import(ctx, cr, h, who, onLine)
+	bar.done(cr.n, fmt.Sprintf("applied %s, duplicates %s, rejected %s", group(int64(sum.Applied)), group(int64(sum.Duplicates)), group(int64(sum.Rejected))))
+	if format == "json" {
+		out := importSummary{Applied: sum.Applied, Duplicates: sum.Duplicates, Rejected: sum.Rejected, LastPosition: sum.LastPosition, Errors: []importError{}}
+		for _, e := range sum.Errors {
+			out.Errors = append(out.Errors, importError{Line: e.Line, Error: e.Err.Error()})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(out)
+	} else {
+		for _, e := range sum.Errors {
+			fmt.Fprintln(stdout, e.Error())
+		}
+		if sum.Rejected > len(sum.Errors) {
+			fmt.Fprintf(stdout, "... and %d more rejected lines\n", sum.Rejected-len(sum.Errors))
+		}
+		fmt.Fprintf(stdout, "applied %d, duplicates %d, rejected %d, last position %d\n", sum.Applied, sum.Duplicates, sum.Rejected, sum.LastPosition)
 	}
-	fmt.Fprintf(stdout, "applied %d, duplicates %d, rejected %d, last position %d\n", sum.Applied, sum.Duplicates, sum.Rejected, sum.LastPosition)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: import stopped: %v\n", err)
 		return exitFailure
@@ -72,33 +112,21 @@ func importInto(ctx context.Context, s ledger.Store, in io.Reader, who commands.
 	return exitOK
 }
 
-// progressPrinter reports progress on a terminal every 1,000 lines and stays quiet when
-// stderr is not a terminal.
-func progressPrinter(stderr io.Writer) func(int, *commands.Summary) {
-	f, ok := stderr.(*os.File)
-	if !ok {
-		return nil
-	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	return func(line int, s *commands.Summary) {
-		if line%1000 == 0 {
-			fmt.Fprintf(stderr, "\rline %d: applied %d, duplicates %d, rejected %d", line, s.Applied, s.Duplicates, s.Rejected)
-		}
-	}
-}
-
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
-	var format string
+	var format, labels string
 	fs := flags("history", "Prints every event of a contract with its position, time, actor and data.", stderr, &data)
-	fs.StringVar(&format, "format", "table", "output format: table or json")
+	fs.StringVar(&format, "format", "table", "output format: table, json or csv (the columns of export)")
+	fs.StringVar(&labels, "labels", "", "zh: Chinese CSV headers")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 || (format != "table" && format != "json") {
+	if fs.NArg() != 1 {
 		fs.Usage()
+		return exitUsage
+	}
+	if err := checkFormat(format, labels); err != nil {
+		fmt.Fprintf(stderr, "techledger history: %v\n", err)
 		return exitUsage
 	}
 	s, code := openStore(ctx, data, stderr)
@@ -114,6 +142,13 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if len(hist) == 0 {
 		fmt.Fprintf(stderr, "techledger: contract %s is not registered\n", fs.Arg(0))
 		return exitRejected
+	}
+	if format == "csv" {
+		rows := make([][]string, len(hist))
+		for i, e := range hist {
+			rows[i] = recordRow(e)
+		}
+		return emit(stdout, stderr, "csv", nil, recordHeader(labels == "zh"), rows)
 	}
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -165,11 +200,16 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer s.Close()
 	var rep ledger.VerifyReport
+	head, _ := s.Head(ctx)
+	bar := newProgress(stderr, "verify", "events", 0)
+	stop := ticker(func() { bar.set(-1, fmt.Sprintf("checking %s events", group(int64(head)))) })
 	if v, ok := s.(ledger.Verifier); ok {
 		rep, err = v.Verify(ctx)
 	} else {
 		rep, err = ledger.Verify(ctx, s.ReadAll(ctx, 1))
 	}
+	stop()
+	bar.done(-1, fmt.Sprintf("checked %s records", group(int64(rep.Records))))
 	if errors.As(err, &ce) {
 		fmt.Fprintf(stdout, "FAILED: %v\n", ce)
 		return exitRejected

@@ -1,13 +1,14 @@
 // Command techledger is the CLI and HTTP server of the techledger trade ledger: wiring
 // only. It opens a store, hands commands to package commands and serves the log.
 //
-//	techledger serve   [--data DIR] [--addr :8080] [--demo]
-//	techledger import  [--data DIR] FILE|-
+//	techledger serve   [--data DIR] [--addr 127.0.0.1:8080] [--tokens FILE] [--demo] [--feed nats://…]
+//	techledger import  [--data DIR] [--format table|json] FILE|-
 //	techledger stats   [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv]
 //	techledger rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format …]
 //	techledger replay  [--data DIR]
-//	techledger history [--data DIR] [--format table|json] CONTRACT_ID
+//	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
 //	techledger verify  [--data DIR]
+//	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
 //
 // Every verb has --help.
 package main
@@ -41,13 +42,14 @@ var verbs []verb
 
 func init() {
 	verbs = []verb{
-		{"serve", "serve [--data DIR] [--addr ADDR] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
-		{"import", "import [--data DIR] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
+		{"serve", "serve [--data DIR] [--addr ADDR] [--tokens FILE] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
+		{"import", "import [--data DIR] [--format table|json] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
 		{"stats", "stats [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "registered-contract statistics by period and dimension", runStats},
 		{"rewards", "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "researcher reward tallies (or assignments below the floors)", runRewards},
 		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
-		{"history", "history [--data DIR] [--format table|json] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
+		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
+		{"export", "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", "write the log (records with metadata and hash links) as NDJSON or CSV", runExport},
 	}
 }
 

@@ -214,7 +214,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer s.Close()
 	r := projections.NewRunner(s, projections.RunnerOptions{SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	start := time.Now()
-	if err := r.Rebuild(ctx); err != nil {
+	head, _ := s.Head(ctx)
+	bar := newProgress(stderr, "replay", "events", 0)
+	stop := ticker(func() { bar.set(-1, fmt.Sprintf("folding %s events", group(int64(head)))) })
+	err := r.Rebuild(ctx)
+	stop()
+	bar.done(-1, "")
+	if err != nil {
 		fmt.Fprintf(stderr, "techledger replay: %v\n", err)
 		return exitFailure
 	}

@@ -86,7 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		start := time.Now()
 		logger.Info("loading sample data", "store", data.String())
-		if code := importInto(ctx, s, &buf, commands.Actor{Name: "demo", Role: "registrar"}, io.Discard, stderr); code != exitOK {
+		if code := importInto(ctx, s, &buf, int64(buf.Len()), commands.Actor{Name: "demo", Role: "registrar"}, "table", io.Discard, stderr); code != exitOK {
 			fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
 			return code
 		}
