@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"text/tabwriter"
+	"strconv"
 
 	"techledger/commands"
 	"techledger/ledger"
@@ -159,12 +159,11 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POSITION\tVERSION\tRECORDED AT (UTC)\tTYPE\tACTOR\tCOMMAND\tREASON")
-	for _, e := range hist {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Position, e.Version, e.RecordedAt.Format("2006-01-02 15:04:05.000"), e.Type, e.Metadata.Actor, e.Metadata.CommandID, e.Metadata.Reason)
+	rows := make([][]string, len(hist))
+	for i, e := range hist {
+		rows[i] = []string{strconv.FormatUint(uint64(e.Position), 10), strconv.FormatUint(uint64(e.Version), 10), e.RecordedAt.Format("2006-01-02 15:04:05.000"), e.Type, e.Metadata.Actor, e.Metadata.Role, e.Metadata.CommandID, e.Metadata.Reason}
 	}
-	tw.Flush()
+	writeTable(stdout, []string{"POSITION", "VERSION", "RECORDED AT (UTC)", "TYPE", "ACTOR", "ROLE", "COMMAND", "REASON"}, rows)
 	for _, e := range hist {
 		fmt.Fprintf(stdout, "\n#%d %s\n%s\n", e.Position, e.Type, e.Data)
 	}

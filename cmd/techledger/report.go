@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"techledger/commands"
@@ -266,12 +265,10 @@ func emit(stdout, stderr io.Writer, format string, v any, header []string, rows 
 			return exitFailure
 		}
 	default:
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(header, "\t"))
-		for _, r := range rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		if err := writeTable(stdout, header, rows); err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
 		}
-		tw.Flush()
 	}
 	return exitOK
 }
