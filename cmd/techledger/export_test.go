@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +166,24 @@ func TestProgress(t *testing.T) {
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
 		assert.Equal(t, want, group(n))
 	}
+}
+
+// TestCLI_ImportBadLines imports the committed file of bad lines through the CLI: each
+// rejected line is reported exactly as testdata/bad_commands.want (written by hand) says,
+// the valid ones are applied, and the exit code is 1. Only "today" differs: the want file
+// was written for the fixed clock of the commands tests.
+func TestCLI_ImportBadLines(t *testing.T) {
+	want, err := os.ReadFile("../../testdata/bad_commands.want")
+	require.NoError(t, err)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"import", "--data", t.TempDir(), "../../testdata/bad_commands.ndjson"}, &out, &errb)
+	assert.Equal(t, exitRejected, code, errb.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	wantLines := strings.Split(strings.TrimSpace(string(want)), "\n")
+	require.Len(t, lines, len(wantLines)+1, "one line per rejection and the summary")
+	today := regexp.MustCompile(`\(today is \d{4}-\d{2}-\d{2}\)`) // the CLI runs on the real clock
+	for i := range wantLines {
+		assert.Equal(t, today.ReplaceAllString(wantLines[i], "(today is …)"), today.ReplaceAllString(lines[i], "(today is …)"))
+	}
+	assert.Regexp(t, fmt.Sprintf(`^applied \d+, duplicates 0, rejected %d, last position \d+$`, len(wantLines)), lines[len(lines)-1])
 }
