@@ -183,15 +183,28 @@ func history(ctx context.Context, s ledger.Store, contractID string) ([]recordVi
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
+	var format string
 	fs := flags("verify", "Reads the whole log from disk and checks every frame's CRC and every record's position,\nstream version, hash link and hash. Exits 0 with a summary when the log checks out;\notherwise exits 1 naming the first bad record (segment, offset, position) and what is wrong.", stderr, &data)
+	fs.StringVar(&format, "format", "table", "output format: table (text) or json (the document of GET /v1/verify)")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if fs.NArg() != 0 || (format != "table" && format != "json") {
+		fs.Usage()
+		return exitUsage
+	}
+	failed := func(ce *ledger.CorruptionError) int {
+		if format == "json" {
+			writeJSONTo(stdout, map[string]any{"ok": false, "position": ce.Position, "location": ce.Location, "reason": ce.Reason})
+		} else {
+			fmt.Fprintf(stdout, "FAILED: %v\n", ce)
+		}
+		return exitRejected
 	}
 	s, err := openStoreErr(ctx, data, stderr)
 	var ce *ledger.CorruptionError
 	if errors.As(err, &ce) {
-		fmt.Fprintf(stdout, "FAILED: %v\n", ce)
-		return exitRejected
+		return failed(ce)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
@@ -210,13 +223,23 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	stop()
 	bar.done(-1, fmt.Sprintf("checked %s records", group(int64(rep.Records))))
 	if errors.As(err, &ce) {
-		fmt.Fprintf(stdout, "FAILED: %v\n", ce)
-		return exitRejected
+		return failed(ce)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
 	}
+	if format == "json" {
+		writeJSONTo(stdout, map[string]any{"ok": true, "report": rep})
+		return exitOK
+	}
 	fmt.Fprintf(stdout, "OK: %d records in %d streams, head position %d, head hash %s\n", rep.Records, rep.Streams, rep.Head, rep.HeadHash)
 	return exitOK
+}
+
+// writeJSONTo writes v as one line of JSON, HTML characters unescaped.
+func writeJSONTo(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

@@ -187,3 +187,38 @@ func TestCLI_ImportBadLines(t *testing.T) {
 	}
 	assert.Regexp(t, fmt.Sprintf(`^applied \d+, duplicates 0, rejected %d, last position \d+$`, len(wantLines)), lines[len(lines)-1])
 }
+
+// TestCLI_VerifyJSON: verify --format json gives GET /v1/verify's document, ok or the
+// first bad record, with exit 0 or 1.
+func TestCLI_VerifyJSON(t *testing.T) {
+	ctx := context.Background()
+	dir := importSample(t, 50)
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run(ctx, []string{"verify", "--data", dir, "--format", "json"}, &out, &errb), errb.String())
+	var ok struct {
+		OK     bool `json:"ok"`
+		Report struct {
+			Records int `json:"records"`
+			Head    int `json:"head"`
+		} `json:"report"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &ok))
+	assert.True(t, ok.OK)
+	assert.GreaterOrEqual(t, ok.Report.Records, 50)
+	assert.Equal(t, ok.Report.Records, ok.Report.Head)
+
+	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	require.NoError(t, err)
+	b, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x20
+	require.NoError(t, os.WriteFile(segs[0], b, 0o644))
+	out.Reset()
+	assert.Equal(t, exitRejected, run(ctx, []string{"verify", "--data", dir, "--format", "json"}, &out, &errb))
+	var bad map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &bad), out.String())
+	assert.Equal(t, false, bad["ok"])
+	assert.NotZero(t, bad["position"])
+	assert.NotEmpty(t, bad["reason"])
+	assert.Equal(t, exitUsage, run(ctx, []string{"verify", "--data", dir, "--format", "xml"}, &out, &errb))
+}

@@ -7,7 +7,7 @@
 //	techledger rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format …]
 //	techledger replay  [--data DIR]
 //	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
-//	techledger verify  [--data DIR]
+//	techledger verify  [--data DIR] [--format table|json]
 //	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
 //
 // Every verb has --help.
@@ -48,7 +48,7 @@ func init() {
 		{"rewards", "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "researcher reward tallies (or assignments below the floors)", runRewards},
 		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
 		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
-		{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
+		{"verify", "verify [--data DIR] [--format table|json]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
 		{"export", "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", "write the log (records with metadata and hash links) as NDJSON or CSV", runExport},
 	}
 }
