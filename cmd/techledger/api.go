@@ -43,7 +43,7 @@ func viewOf(r ledger.Record) recordView {
 // commandBodyMax bounds a request body: one command.
 const commandBodyMax = commands.CommandBytesMax
 
-// api serves the HTTP API of DESIGN §4 (documented in openapi.yaml next to this file).
+// api serves the HTTP API of DESIGN §4 (documented in openapi.json next to this file).
 type api struct {
 	store   ledger.Store
 	handler *commands.Handler
@@ -75,6 +75,7 @@ func (a *api) routeTable() []route {
 		{"GET /v1/verify", a.getVerify, []string{roleAuditor}},
 		{"GET /metrics", a.getMetrics, []string{roleAuditor}},
 		{"GET /healthz", a.getHealth, nil},
+		{"GET /openapi.json", a.getOpenAPI, nil},
 	}
 }
 
@@ -112,7 +113,7 @@ func (a *api) unmatched(mux *http.ServeMux) http.Handler {
 			a.problem(w, r, http.StatusMethodNotAllowed, "method not allowed", fmt.Sprintf("%s takes %s", r.URL.Path, strings.Join(allow, ", ")), nil)
 			return
 		}
-		a.problem(w, r, http.StatusNotFound, "not found", "no such route; see cmd/techledger/openapi.yaml", nil)
+		a.problem(w, r, http.StatusNotFound, "not found", "no such route; see cmd/techledger/openapi.json", nil)
 	})
 }
 
@@ -154,8 +155,13 @@ func (a *api) getMetrics(w http.ResponseWriter, r *http.Request) {
 // postCommand applies one command: 201 applied, 200 duplicate, or a problem.
 func (a *api) postCommand(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, commandBodyMax))
-	if err != nil {
-		a.problem(w, r, http.StatusRequestEntityTooLarge, "command too large", fmt.Sprintf("a command is at most %d bytes (CommandBytesMax)", commandBodyMax), nil)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		a.problem(w, r, http.StatusRequestEntityTooLarge, "command too large", fmt.Sprintf("a command is at most %d bytes (CommandBytesMax)", commandBodyMax), map[string]any{"rule": fmt.Sprintf("at most %d bytes", commandBodyMax)})
+		return
+	case err != nil: // the client went away or sent a broken body
+		a.problem(w, r, http.StatusBadRequest, "unreadable body", "the request body could not be read to its end", nil)
 		return
 	}
 	p := principalOf(r.Context())
@@ -251,7 +257,7 @@ func (a *api) getRewards(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	year, err := queryUint(r, "year", 0)
-	if err != nil || year > 9999 {
+	if err != nil || year > 9999 || (r.URL.Query().Has("year") && year == 0) {
 		a.badQuery(w, r, fmt.Errorf("year: want a year such as 2023"))
 		return
 	}
@@ -346,14 +352,17 @@ func (a *api) getHistory(w http.ResponseWriter, r *http.Request) {
 // getEvents streams the log from ?from= (default 1) as NDJSON, up to ?limit= records
 // (default and maximum eventsPageMax); the next page starts after the last position.
 func (a *api) getEvents(w http.ResponseWriter, r *http.Request) {
+	if !a.knownParams(w, r, "from", "limit") {
+		return
+	}
 	from, err := queryUint(r, "from", 1)
-	if err != nil {
-		a.problem(w, r, http.StatusBadRequest, "invalid query", "from: "+err.Error(), map[string]any{"field": "from"})
+	if err != nil || from == 0 {
+		a.problem(w, r, http.StatusBadRequest, "bad query", "from: want a log position (1 or more)", map[string]any{"field": "from", "rule": "a log position, 1 or more"})
 		return
 	}
 	limit, err := queryUint(r, "limit", eventsPageMax)
 	if err != nil || limit == 0 || limit > eventsPageMax {
-		a.problem(w, r, http.StatusBadRequest, "invalid query", fmt.Sprintf("limit: must be 1..%d", eventsPageMax), map[string]any{"field": "limit"})
+		a.problem(w, r, http.StatusBadRequest, "bad query", fmt.Sprintf("limit: must be 1..%d", eventsPageMax), map[string]any{"field": "limit", "rule": fmt.Sprintf("1..%d", eventsPageMax)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")

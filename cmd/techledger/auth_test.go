@@ -122,6 +122,7 @@ func TestAPI_RoutesByRole(t *testing.T) {
 		"GET /v1/verify":                 func() (string, string, string) { return "GET", "/v1/verify", "" },
 		"GET /metrics":                   func() (string, string, string) { return "GET", "/metrics", "" },
 		"GET /healthz":                   func() (string, string, string) { return "GET", "/healthz", "" },
+		"GET /openapi.json":              func() (string, string, string) { return "GET", "/openapi.json", "" },
 	}
 	// want[route][caller]: the status each caller must get.
 	want := map[string]map[string]int{}
@@ -140,7 +141,9 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	admit("GET /v1/events", roleAuditor)
 	admit("GET /v1/verify", roleAuditor)
 	admit("GET /metrics", roleAuditor)
-	want["GET /healthz"] = map[string]int{"none": 200, "unknown": 200, roleRegistrar: 200, roleAuditor: 200, roleStatistician: 200, roleAdmin: 200}
+	for _, open := range []string{"GET /healthz", "GET /openapi.json"} {
+		want[open] = map[string]int{"none": 200, "unknown": 200, roleRegistrar: 200, roleAuditor: 200, roleStatistician: 200, roleAdmin: 200}
+	}
 
 	for _, rt := range a.routeTable() {
 		require.Contains(t, samples, rt.pattern, "every route has a sample request in this test")
@@ -212,6 +215,11 @@ func TestAPI_Problems(t *testing.T) {
 		{"query too long", "GET", "/v1/stats/contracts?by=" + strings.Repeat("y", queryBytesMax), "", 400, "at most"},
 		{"unknown parameter", "GET", "/v1/stats/contracts?bye=year", "", 400, `unknown parameter "bye"`},
 		{"unknown dimension", "GET", "/v1/stats/contracts?by=colour", "", 400, "colour"},
+		{"as_of past the head", "GET", "/v1/stats/contracts?as_of=99", "", 400, "past the head of the log (0)"},
+		{"rewards year 0", "GET", "/v1/rewards/researchers?year=0", "", 400, "year"},
+		{"events from 0", "GET", "/v1/events?from=0", "", 400, "from:"},
+		{"events unknown parameter", "GET", "/v1/events?form=3", "", 400, `unknown parameter "form"`},
+		{"events limit too large", "GET", "/v1/events?limit=10001", "", 400, "limit: must be 1..10000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,6 +45,13 @@ func parseAsOf(s string) (asOf, error) {
 func stateAt(ctx context.Context, r *projections.Runner, a asOf, fn func(*projections.State) error) error {
 	switch {
 	case a.pos != 0:
+		lag, err := r.Lag(ctx)
+		if err != nil {
+			return err
+		}
+		if head := r.Position() + ledger.Position(lag); a.pos > head {
+			return &projections.QueryError{Field: "as_of", Rule: fmt.Sprintf("position %d is past the head of the log (%d)", a.pos, head)}
+		}
 		st, err := r.AsOf(ctx, a.pos)
 		if err != nil {
 			return err

@@ -24,7 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var data storeFlag
 	var addr, feed, tokensFile, logFormat, logLevel string
 	var demo bool
-	fs := flags("serve", "Serves the HTTP API of DESIGN §4 (cmd/techledger/openapi.yaml): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
+	fs := flags("serve", "Serves the HTTP API of DESIGN §4 (cmd/techledger/openapi.json, also at GET /openapi.json): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens: [{\"token\": \"...\", \"role\": \"registrar|auditor|statistician|admin\", \"name\": \"...\"}]")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
