@@ -251,7 +251,7 @@ func TestAPI_Projections(t *testing.T) {
 		assert.Equal(t, bad.field, p["field"], bad.path)
 	}
 	code, _, _ = get(t, srv, "/v1/stats/contracts?as_of=99")
-	assert.Equal(t, http.StatusInternalServerError, code, "a position past the head")
+	assert.Equal(t, http.StatusBadRequest, code, "a position past the head is a bad query, not a failure")
 }
 
 // TestCLI_StatsRewards runs stats and rewards over the committed sample. The totals are
