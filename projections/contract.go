@@ -56,7 +56,26 @@ type PaymentView struct {
 	Costs       string              `json:"costs"`
 	Net         string              `json:"net"`
 	Position    ledger.Position     `json:"position"`
-	Allocations []ledger.Allocation `json:"allocations"`
+	Allocations []AllocationView `json:"allocations"`
+}
+
+// AllocationView is one beneficiary's part of a payment's net income: the amount with
+// two decimals like every amount of the view, the share as recorded.
+type AllocationView struct {
+	HolderID    string `json:"holder_id"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Institution string `json:"institution,omitempty"`
+	Share       string `json:"share"`
+	Amount      string `json:"amount"`
+}
+
+func allocationViews(as []ledger.Allocation) []AllocationView {
+	out := make([]AllocationView, len(as))
+	for i, a := range as {
+		out[i] = AllocationView{HolderID: a.HolderID, Name: a.Name, Kind: a.Kind, Institution: a.Institution, Share: a.Share.String(), Amount: a.Amount.StringFixed(2)}
+	}
+	return out
 }
 
 // HistoryEntry is one event of a contract's history, with who recorded it, when and why.
@@ -142,7 +161,7 @@ func FoldContract(recs []ledger.Record) (v ContractView, ok bool, err error) {
 			paid = paid.Add(e.Amount)
 			v.Payments = append(v.Payments, PaymentView{
 				PaymentID: e.PaymentID, PaidOn: e.PaidOn, Amount: e.Amount.StringFixed(2), Costs: e.Costs.StringFixed(2),
-				Net: e.Net.StringFixed(2), Position: rec.Position, Allocations: e.Allocations,
+				Net: e.Net.StringFixed(2), Position: rec.Position, Allocations: allocationViews(e.Allocations),
 			})
 		}
 		v.Version, v.UpdatedAt, v.LastPosition = rec.Version, rec.RecordedAt, rec.Position

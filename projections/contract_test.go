@@ -50,12 +50,12 @@ func TestFoldContract_DesignExample(t *testing.T) {
 	// P-0 came before any proceeds assignment: all to the seller.
 	require.Len(t, v.Payments[0].Allocations, 1)
 	assert.Equal(t, "12140000405000025X", v.Payments[0].Allocations[0].HolderID)
-	assert.Equal(t, "100", v.Payments[0].Allocations[0].Amount.String())
+	assert.Equal(t, "100.00", v.Payments[0].Allocations[0].Amount)
 	// P-1: net 550000.00 split 0.30 / 0.49 / 0.21.
 	assert.Equal(t, "550000.00", v.Payments[1].Net)
 	var got []string
 	for _, a := range v.Payments[1].Allocations {
-		got = append(got, a.HolderID+" "+a.Amount.StringFixed(2))
+		got = append(got, a.HolderID+" "+a.Amount)
 	}
 	assert.Equal(t, []string{"12140000405000025X 165000.00", "R-001 269500.00", "R-002 115500.00"}, got)
 	require.NotNil(t, v.Rights.Proceeds)
