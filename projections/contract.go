@@ -50,12 +50,12 @@ type RightsInForce struct {
 
 // PaymentView is a payment and how its net income was allocated.
 type PaymentView struct {
-	PaymentID   string              `json:"payment_id"`
-	PaidOn      ledger.Date         `json:"paid_on"`
-	Amount      string              `json:"amount"`
-	Costs       string              `json:"costs"`
-	Net         string              `json:"net"`
-	Position    ledger.Position     `json:"position"`
+	PaymentID   string           `json:"payment_id"`
+	PaidOn      ledger.Date      `json:"paid_on"`
+	Amount      string           `json:"amount"`
+	Costs       string           `json:"costs"`
+	Net         string           `json:"net"`
+	Position    ledger.Position  `json:"position"`
 	Allocations []AllocationView `json:"allocations"`
 }
 
