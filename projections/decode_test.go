@@ -67,7 +67,8 @@ func TestDecodeView_FastPathMatchesCodec(t *testing.T) {
 	for i := range recs {
 		rec := &recs[i]
 		var fast view
-		typ := evByType[rec.Type]
+		typ, ok := evOf(rec.Type)
+		require.True(t, ok, rec.Type)
 		fast.reset(typ)
 		p := parser{b: rec.Data}
 		require.True(t, p.event(&fast), "fast path refused position %d: %s", rec.Position, rec.Data)
@@ -142,7 +143,7 @@ func FuzzDecodeView(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
 		rec := &ledger.Record{Position: 1, Type: typ, SchemaVersion: 1, Data: data}
 		var fast view
-		k, ok := evByType[typ]
+		k, ok := evOf(typ)
 		fastOK := false
 		if ok {
 			fast.reset(k)

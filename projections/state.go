@@ -125,35 +125,43 @@ func (s *State) Apply(rec *ledger.Record) error {
 	if err := decodeView(rec, &s.v); err != nil {
 		return err
 	}
-	return s.applyView(rec, &s.v)
+	m := meta{pos: rec.Position, at: rec.RecordedAt, hash: rec.Hash}
+	return s.applyView(&m, &s.v)
 }
 
-// applyView folds rec, whose view v is decoded.
-func (s *State) applyView(rec *ledger.Record, v *view) error {
-	if rec.Position != s.pos+1 {
-		return fmt.Errorf("%w: record at position %d follows position %d", ErrFold, rec.Position, s.pos)
+// meta is what the fold reads of a record's envelope.
+type meta struct {
+	pos  ledger.Position
+	at   time.Time
+	hash ledger.Hash
+}
+
+// applyView folds the record of m, whose view v is decoded.
+func (s *State) applyView(m *meta, v *view) error {
+	if m.pos != s.pos+1 {
+		return fmt.Errorf("%w: record at position %d follows position %d", ErrFold, m.pos, s.pos)
 	}
-	if err := s.apply(rec, v); err != nil {
-		return fmt.Errorf("position %d: %w", rec.Position, err)
+	if err := s.apply(m, v); err != nil {
+		return fmt.Errorf("position %d: %w", m.pos, err)
 	}
 	if len(s.codes.strs) > math.MaxUint16 { // codes are reference data: a few hundred
-		return fmt.Errorf("position %d: %w: more than %d distinct codes", rec.Position, ErrFold, math.MaxUint16)
+		return fmt.Errorf("position %d: %w: more than %d distinct codes", m.pos, ErrFold, math.MaxUint16)
 	}
-	s.pos, s.hash, s.at = rec.Position, rec.Hash, rec.RecordedAt
+	s.pos, s.hash, s.at = m.pos, m.hash, m.at
 	return nil
 }
 
-func (s *State) apply(rec *ledger.Record, v *view) error {
+func (s *State) apply(m *meta, v *view) error {
 	if v.typ == evRegistered {
 		return s.register(v)
 	}
 	i, ok := s.lookup(v.contractID)
 	if !ok {
-		return fmt.Errorf("%w: %s for unregistered contract %q", ErrFold, rec.Type, v.contractID)
+		return fmt.Errorf("%w: %s for unregistered contract %q", ErrFold, typeOf(v.typ), v.contractID)
 	}
 	c := &s.contracts[i]
 	if c.revoked {
-		return fmt.Errorf("%w: %s for revoked contract %q", ErrFold, rec.Type, v.contractID)
+		return fmt.Errorf("%w: %s for revoked contract %q", ErrFold, typeOf(v.typ), v.contractID)
 	}
 	switch v.typ {
 	case evAmended:
@@ -166,7 +174,7 @@ func (s *State) apply(rec *ledger.Record, v *view) error {
 		c.revoked = true
 	case evRights:
 		if string(v.right) == ledger.RightProceeds {
-			s.flag(rec, i, v)
+			s.flag(m.pos, i, v)
 		}
 	case evPayment:
 		if c.paid+v.amount > fenMax {
