@@ -11,8 +11,9 @@ import (
 
 // The folds read only some fields of each event, as compact values: money in fen (int64),
 // dates as day numbers, codes and names as byte slices into the record's data. decodeView
-// reads them straight from the JSON without allocating (the fast path). It accepts only
-// the canonical form ledger.Encode writes, with every field of the schema type-checked;
+// reads them straight from the JSON without allocating (the fast path: canonical.go for
+// the exact form ledger.Encode writes, parser.event for any order of the fields). It
+// accepts only the fields ledger.Encode writes, with every field of the schema type-checked;
 // on anything else (an unknown field, an escaped string the fold needs, a number where a
 // string belongs, a value out of range) it falls back to the strict ledger.Decode and
 // converts its result, so the fold sees exactly what the codec decides. A record the codec
@@ -111,6 +112,11 @@ func decodeData(pos ledger.Position, typ string, schema uint16, data []byte, v *
 	if ok && schema == 1 {
 		v.reset(k)
 		p := parser{b: data}
+		if p.canonical(v) {
+			return nil
+		}
+		v.reset(k)
+		p = parser{b: data}
 		if p.event(v) {
 			return nil
 		}
