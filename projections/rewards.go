@@ -231,9 +231,12 @@ func (s *State) flag(pos ledger.Position, contract uint32, v *view) {
 			units += h.share
 		}
 	}
+	typ := s.codes.str(uint32(c.codes[baseType]))
+	if !slices.Contains(FlaggedTypes, typ) {
+		return // ruleFlags gives none: spare it the contract ID and the decimal
+	}
 	y, m, d := civilOf(v.effectiveOn)
 	eff := ledger.Date{Year: y, Month: time.Month(m), Day: d}
-	typ := s.codes.str(uint32(c.codes[baseType]))
 	s.flags = append(s.flags, ruleFlags(s.contractID(c.key), typ, pos, eff, decimal.New(units, -4))...)
 }
 

@@ -35,7 +35,7 @@ type State struct {
 	codes     interner // type, subtype, field, kind and region codes
 	regions   map[uint16]regionInfo
 	contracts []contract
-	ids       map[uint64]uint32  // contract key (see contractKey) -> index in contracts
+	ids       contractIndex      // contract key (see contractKey) -> index in contracts
 	otherIDs  []string           // contract IDs that are not registration numbers
 	months    map[int32][]uint32 // month number -> indexes of the contracts registered in it
 	monthList []int32            // the keys of months, sorted
@@ -92,7 +92,6 @@ func NewState(opts Options) *State {
 	return &State{
 		home:        home,
 		regions:     map[uint16]regionInfo{},
-		ids:         map[uint64]uint32{},
 		months:      map[int32][]uint32{},
 		researchers: map[string]int32{},
 		seen:        map[seenKey]uint64{},
@@ -192,17 +191,18 @@ func (s *State) register(v *view) error {
 	if err != nil {
 		return err
 	}
-	if _, dup := s.ids[key]; dup {
+	i := uint32(len(s.contracts))
+	s.contracts = append(s.contracts, contract{key: key})
+	if _, added := s.ids.add(s.contracts, i); !added {
+		s.contracts = s.contracts[:i]
 		return fmt.Errorf("%w: contract %q registered twice", ErrFold, v.contractID)
 	}
-	i := uint32(len(s.contracts))
-	s.ids[key] = i
 	c := contract{key: key, amount: v.amount, tech: v.tech, day: v.registeredOn}
 	c.codes[baseType], c.codes[baseSubtype], c.codes[baseField] = s.codes.id(v.ctype), s.codes.id(v.subtype), s.codes.id(v.field)
 	c.codes[baseSellerKind], c.codes[baseBuyerKind] = s.codes.id(v.sellerKind), s.codes.id(v.buyerKind)
 	c.codes[baseSellerCity], c.codes[baseBuyerCity] = s.city(v.sellerReg), s.city(v.buyerReg)
 	s.derive(&c)
-	s.contracts = append(s.contracts, c)
+	s.contracts[i] = c
 	s.addToMonth(i)
 	s.cubes.add(&s.contracts[i], 1)
 	return nil
@@ -321,8 +321,7 @@ func (s *State) lookup(id []byte) (uint32, bool) {
 			return 0, false
 		}
 	}
-	i, ok := s.ids[k]
-	return i, ok
+	return s.ids.find(s.contracts, k)
 }
 
 // contractID returns the ID of the contract with key k.
