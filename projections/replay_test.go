@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"iter"
 	"reflect"
 	"testing"
@@ -66,4 +67,48 @@ func TestReplay_ScanRawMatchesReadAll(t *testing.T) {
 	}
 	err = Replay(ctx, fs, NewState(Options{}), head+1)
 	assert.ErrorContains(t, err, "the log ends at")
+}
+
+// TestReplay_Errors: an event the codec refuses, and one the folds cannot apply, stop a
+// replay at their position, through ScanRaw and through ReadAll, with everything before
+// them folded; records after them are not.
+func TestReplay_Errors(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	_, err := sample.Write(&buf, sample.Config{Seed: 13, Contracts: 200})
+	require.NoError(t, err)
+	fs, err := filestore.Open(t.TempDir(), filestore.Options{})
+	require.NoError(t, err)
+	defer fs.Close()
+	h := commands.NewHandler(fs)
+	who := commands.Actor{Name: "test", Role: "registrar"}
+	lines := bytes.SplitAfter(buf.Bytes(), []byte("\n"))
+	half := len(lines) / 2
+	_, err = commands.Import(ctx, bytes.NewReader(bytes.Join(lines[:half], nil)), h, who, nil)
+	require.NoError(t, err)
+	bad := func(data string) ledger.Position {
+		res, err := fs.Append(ctx, "bad", ledger.Any, ledger.Event{ID: ledger.NewEventID(), Type: ledger.TypeContractRevoked, SchemaVersion: 1, Data: []byte(data)})
+		require.NoError(t, err)
+		return res.Positions[0]
+	}
+	unknown := bad(`{"contract_id":"1999140101999999","reason":"x"}`)
+	_, err = commands.Import(ctx, bytes.NewReader(bytes.Join(lines[half:], nil)), h, who, nil)
+	require.NoError(t, err)
+	undecodable := bad(`{"contract_id":2023140101000123,"reason":"x"}`)
+	bad(`{"contract_id":"1999140101999999","reason":"x"}`)
+
+	for _, log := range []Reader{fs, readAllOnly{fs}} {
+		st := NewState(Options{})
+		err := Replay(ctx, log, st, 0)
+		require.ErrorIs(t, err, ErrFold)
+		require.ErrorContains(t, err, fmt.Sprintf("position %d", unknown))
+		require.Equal(t, unknown-1, st.Position())
+
+		st = fold(t, log, unknown-1)
+		st.pos++ // step over the record the folds cannot apply
+		err = Replay(ctx, log, st, 0)
+		require.ErrorContains(t, err, fmt.Sprintf("position %d", undecodable))
+		require.ErrorContains(t, err, "cannot unmarshal number")
+		require.Equal(t, undecodable-1, st.Position())
+	}
 }
