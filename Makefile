@@ -28,6 +28,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord_UnmarshalBinary$$' -fuzztime 30s ./ledger/
 	$(GO) test -run '^$$' -fuzz '^FuzzEncode_PaymentRecorded$$' -fuzztime 30s ./ledger/
+	$(GO) test -run '^$$' -fuzz '^FuzzRawRecord_UnmarshalBinary$$' -fuzztime 30s ./ledger/
 	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 30s ./internal/jsonw/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime 30s ./commands/

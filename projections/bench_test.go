@@ -317,3 +317,19 @@ func BenchmarkMemory(b *testing.B) {
 		runtime.KeepAlive(reg)
 	}
 }
+
+// BenchmarkDecodeView decodes the views of the small sample's events (the replay's decoding
+// stage without the read), and reports the time per event.
+func BenchmarkDecodeView(b *testing.B) {
+	recs := records(b, smallSample(b))
+	var v view
+	b.ResetTimer()
+	for range b.N {
+		for i := range recs {
+			if err := decodeView(&recs[i], &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/event")
+}

@@ -11,8 +11,9 @@ import (
 
 // The folds read only some fields of each event, as compact values: money in fen (int64),
 // dates as day numbers, codes and names as byte slices into the record's data. decodeView
-// reads them straight from the JSON without allocating (the fast path). It accepts only
-// the canonical form ledger.Encode writes, with every field of the schema type-checked;
+// reads them straight from the JSON without allocating (the fast path: canonical.go for
+// the exact form ledger.Encode writes, parser.event for any order of the fields). It
+// accepts only the fields ledger.Encode writes, with every field of the schema type-checked;
 // on anything else (an unknown field, an escaped string the fold needs, a number where a
 // string belongs, a value out of range) it falls back to the strict ledger.Decode and
 // converts its result, so the fold sees exactly what the codec decides. A record the codec
@@ -64,31 +65,68 @@ const (
 	evPayment
 )
 
-var evByType = map[string]uint8{
-	ledger.TypeContractRegistered: evRegistered,
-	ledger.TypeContractAmended:    evAmended,
-	ledger.TypeContractRevoked:    evRevoked,
-	ledger.TypeRightsAssigned:     evRights,
-	ledger.TypePaymentRecorded:    evPayment,
+// evOf returns the kind of the event type typ (false: not one the folds read).
+func evOf[T string | []byte](typ T) (uint8, bool) {
+	switch string(typ) {
+	case ledger.TypeContractRegistered:
+		return evRegistered, true
+	case ledger.TypeContractAmended:
+		return evAmended, true
+	case ledger.TypeContractRevoked:
+		return evRevoked, true
+	case ledger.TypeRightsAssigned:
+		return evRights, true
+	case ledger.TypePaymentRecorded:
+		return evPayment, true
+	}
+	return 0, false
+}
+
+// typeOf is the inverse of evOf.
+func typeOf(k uint8) string {
+	switch k {
+	case evRegistered:
+		return ledger.TypeContractRegistered
+	case evAmended:
+		return ledger.TypeContractAmended
+	case evRevoked:
+		return ledger.TypeContractRevoked
+	case evRights:
+		return ledger.TypeRightsAssigned
+	case evPayment:
+		return ledger.TypePaymentRecorded
+	}
+	return ""
 }
 
 // decodeView fills v from rec, reusing v's slices. It returns an error for a record the
 // strict codec refuses.
 func decodeView(rec *ledger.Record, v *view) error {
-	typ, ok := evByType[rec.Type]
-	if ok && rec.SchemaVersion == 1 {
-		v.reset(typ)
-		p := parser{b: rec.Data}
+	return decodeData(rec.Position, rec.Type, rec.SchemaVersion, rec.Data, v)
+}
+
+// decodeData is decodeView for the record at pos of type typ, schema version schema and
+// data.
+func decodeData(pos ledger.Position, typ string, schema uint16, data []byte, v *view) error {
+	k, ok := evOf(typ)
+	if ok && schema == 1 {
+		v.reset(k)
+		p := parser{b: data}
+		if p.canonical(v) {
+			return nil
+		}
+		v.reset(k)
+		p = parser{b: data}
 		if p.event(v) {
 			return nil
 		}
 	}
-	ev, err := ledger.DecodeRecord(rec)
+	ev, err := ledger.Decode(typ, schema, data)
 	if err != nil {
-		return err
+		return fmt.Errorf("position %d: %w", pos, err)
 	}
 	if err := v.from(ev); err != nil {
-		return fmt.Errorf("position %d: %w", rec.Position, err)
+		return fmt.Errorf("position %d: %w", pos, err)
 	}
 	return nil
 }

@@ -60,18 +60,25 @@ func strictView(t testing.TB, rec *ledger.Record) view {
 }
 
 // TestDecodeView_FastPathMatchesCodec: every event the commands write takes the fast path,
-// and the fast path reads exactly what the strict codec decodes.
+// and the fast path reads exactly what the strict codec decodes; the canonical path takes
+// them all too and reads the same.
 func TestDecodeView_FastPathMatchesCodec(t *testing.T) {
 	recs := records(t, smallSample(t))
 	seen := map[uint8]int{}
 	for i := range recs {
 		rec := &recs[i]
 		var fast view
-		typ := evByType[rec.Type]
+		typ, ok := evOf(rec.Type)
+		require.True(t, ok, rec.Type)
 		fast.reset(typ)
 		p := parser{b: rec.Data}
 		require.True(t, p.event(&fast), "fast path refused position %d: %s", rec.Position, rec.Data)
 		require.Equal(t, normal(strictView(t, rec)), normal(fast), "position %d", rec.Position)
+		var canon view
+		canon.reset(typ)
+		p = parser{b: rec.Data}
+		require.True(t, p.canonical(&canon), "canonical path refused position %d: %s", rec.Position, rec.Data)
+		require.Equal(t, normal(fast), normal(canon), "position %d", rec.Position)
 		seen[typ]++
 	}
 	for _, typ := range []uint8{evRegistered, evAmended, evRevoked, evRights, evPayment} {
@@ -134,23 +141,29 @@ func TestDecodeView_Fallback(t *testing.T) {
 }
 
 // FuzzDecodeView: whatever the data, decodeView never panics, and whenever the fast path
-// accepts, the strict codec accepts too and decodes the same view.
+// (canonical or general) accepts, the strict codec accepts too and decodes the same view.
 func FuzzDecodeView(f *testing.F) {
 	for _, rec := range records(f, smallSample(f))[:60] {
 		f.Add(rec.Type, []byte(rec.Data))
 	}
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
 		rec := &ledger.Record{Position: 1, Type: typ, SchemaVersion: 1, Data: data}
-		var fast view
-		k, ok := evByType[typ]
-		fastOK := false
+		var fast, canon view
+		k, ok := evOf(typ)
+		fastOK, canonOK := false, false
 		if ok {
 			fast.reset(k)
 			p := parser{b: data}
 			fastOK = p.event(&fast)
+			canon.reset(k)
+			p = parser{b: data}
+			canonOK = p.canonical(&canon)
 		}
 		var v view
 		err := decodeView(rec, &v)
+		if canonOK && !fastOK {
+			t.Fatalf("canonical path accepted what the fast path refuses: %s", data)
+		}
 		if !fastOK {
 			return
 		}
@@ -162,5 +175,9 @@ func FuzzDecodeView(f *testing.F) {
 			t.Fatalf("fast path accepted amounts the codec's value refuses: %s", data)
 		}
 		require.Equal(t, normal(strict), normal(fast))
+		if canonOK {
+			require.Equal(t, normal(strict), normal(canon))
+		}
+		require.Equal(t, normal(strict), normal(v))
 	})
 }

@@ -223,7 +223,7 @@ type Flag struct {
 // FlaggedTypes are the contract types RewardRules apply to.
 var FlaggedTypes = []string{"transfer", "license"}
 
-func (s *State) flag(rec *ledger.Record, contract uint32, v *view) {
+func (s *State) flag(pos ledger.Position, contract uint32, v *view) {
 	c := &s.contracts[contract]
 	var units int64
 	for _, h := range v.holders {
@@ -231,10 +231,13 @@ func (s *State) flag(rec *ledger.Record, contract uint32, v *view) {
 			units += h.share
 		}
 	}
+	typ := s.codes.str(uint32(c.codes[baseType]))
+	if !slices.Contains(FlaggedTypes, typ) {
+		return // ruleFlags gives none: spare it the contract ID and the decimal
+	}
 	y, m, d := civilOf(v.effectiveOn)
 	eff := ledger.Date{Year: y, Month: time.Month(m), Day: d}
-	typ := s.codes.str(uint32(c.codes[baseType]))
-	s.flags = append(s.flags, ruleFlags(s.contractID(c.key), typ, rec.Position, eff, decimal.New(units, -4))...)
+	s.flags = append(s.flags, ruleFlags(s.contractID(c.key), typ, pos, eff, decimal.New(units, -4))...)
 }
 
 // RulesInForce returns, for each level, the latest rule version in force on day (levels

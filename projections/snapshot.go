@@ -227,7 +227,7 @@ func ReadSnapshot(b []byte) (*State, error) {
 	}
 	n := r.count(56)
 	s.contracts = make([]contract, n)
-	s.ids = make(map[uint64]uint32, n)
+	s.ids.reserve(s.contracts, n)
 	nc := uint16(len(s.codes.strs))
 	for i := range s.contracts {
 		c := &s.contracts[i]
@@ -246,10 +246,9 @@ func ReadSnapshot(b []byte) (*State, error) {
 		if c.key&(1<<63) != 0 && c.key&^(1<<63) >= uint64(len(s.otherIDs)) {
 			return nil, fmt.Errorf("%w: contract %d: bad key", ErrSnapshotCorrupt, i)
 		}
-		if _, dup := s.ids[c.key]; dup {
+		if _, added := s.ids.add(s.contracts, uint32(i)); !added {
 			return nil, fmt.Errorf("%w: contract %d: key twice", ErrSnapshotCorrupt, i)
 		}
-		s.ids[c.key] = uint32(i)
 		s.regionOf(c.codes[baseSellerCity])
 		s.regionOf(c.codes[baseBuyerCity])
 		flow := c.codes[baseFlow]

@@ -35,7 +35,7 @@ type State struct {
 	codes     interner // type, subtype, field, kind and region codes
 	regions   map[uint16]regionInfo
 	contracts []contract
-	ids       map[uint64]uint32  // contract key (see contractKey) -> index in contracts
+	ids       contractIndex      // contract key (see contractKey) -> index in contracts
 	otherIDs  []string           // contract IDs that are not registration numbers
 	months    map[int32][]uint32 // month number -> indexes of the contracts registered in it
 	monthList []int32            // the keys of months, sorted
@@ -92,7 +92,6 @@ func NewState(opts Options) *State {
 	return &State{
 		home:        home,
 		regions:     map[uint16]regionInfo{},
-		ids:         map[uint64]uint32{},
 		months:      map[int32][]uint32{},
 		researchers: map[string]int32{},
 		seen:        map[seenKey]uint64{},
@@ -125,35 +124,43 @@ func (s *State) Apply(rec *ledger.Record) error {
 	if err := decodeView(rec, &s.v); err != nil {
 		return err
 	}
-	return s.applyView(rec, &s.v)
+	m := meta{pos: rec.Position, at: rec.RecordedAt, hash: rec.Hash}
+	return s.applyView(&m, &s.v)
 }
 
-// applyView folds rec, whose view v is decoded.
-func (s *State) applyView(rec *ledger.Record, v *view) error {
-	if rec.Position != s.pos+1 {
-		return fmt.Errorf("%w: record at position %d follows position %d", ErrFold, rec.Position, s.pos)
+// meta is what the fold reads of a record's envelope.
+type meta struct {
+	pos  ledger.Position
+	at   time.Time
+	hash ledger.Hash
+}
+
+// applyView folds the record of m, whose view v is decoded.
+func (s *State) applyView(m *meta, v *view) error {
+	if m.pos != s.pos+1 {
+		return fmt.Errorf("%w: record at position %d follows position %d", ErrFold, m.pos, s.pos)
 	}
-	if err := s.apply(rec, v); err != nil {
-		return fmt.Errorf("position %d: %w", rec.Position, err)
+	if err := s.apply(m, v); err != nil {
+		return fmt.Errorf("position %d: %w", m.pos, err)
 	}
 	if len(s.codes.strs) > math.MaxUint16 { // codes are reference data: a few hundred
-		return fmt.Errorf("position %d: %w: more than %d distinct codes", rec.Position, ErrFold, math.MaxUint16)
+		return fmt.Errorf("position %d: %w: more than %d distinct codes", m.pos, ErrFold, math.MaxUint16)
 	}
-	s.pos, s.hash, s.at = rec.Position, rec.Hash, rec.RecordedAt
+	s.pos, s.hash, s.at = m.pos, m.hash, m.at
 	return nil
 }
 
-func (s *State) apply(rec *ledger.Record, v *view) error {
+func (s *State) apply(m *meta, v *view) error {
 	if v.typ == evRegistered {
 		return s.register(v)
 	}
 	i, ok := s.lookup(v.contractID)
 	if !ok {
-		return fmt.Errorf("%w: %s for unregistered contract %q", ErrFold, rec.Type, v.contractID)
+		return fmt.Errorf("%w: %s for unregistered contract %q", ErrFold, typeOf(v.typ), v.contractID)
 	}
 	c := &s.contracts[i]
 	if c.revoked {
-		return fmt.Errorf("%w: %s for revoked contract %q", ErrFold, rec.Type, v.contractID)
+		return fmt.Errorf("%w: %s for revoked contract %q", ErrFold, typeOf(v.typ), v.contractID)
 	}
 	switch v.typ {
 	case evAmended:
@@ -166,7 +173,7 @@ func (s *State) apply(rec *ledger.Record, v *view) error {
 		c.revoked = true
 	case evRights:
 		if string(v.right) == ledger.RightProceeds {
-			s.flag(rec, i, v)
+			s.flag(m.pos, i, v)
 		}
 	case evPayment:
 		if c.paid+v.amount > fenMax {
@@ -184,17 +191,18 @@ func (s *State) register(v *view) error {
 	if err != nil {
 		return err
 	}
-	if _, dup := s.ids[key]; dup {
+	i := uint32(len(s.contracts))
+	s.contracts = append(s.contracts, contract{key: key})
+	if _, added := s.ids.add(s.contracts, i); !added {
+		s.contracts = s.contracts[:i]
 		return fmt.Errorf("%w: contract %q registered twice", ErrFold, v.contractID)
 	}
-	i := uint32(len(s.contracts))
-	s.ids[key] = i
 	c := contract{key: key, amount: v.amount, tech: v.tech, day: v.registeredOn}
 	c.codes[baseType], c.codes[baseSubtype], c.codes[baseField] = s.codes.id(v.ctype), s.codes.id(v.subtype), s.codes.id(v.field)
 	c.codes[baseSellerKind], c.codes[baseBuyerKind] = s.codes.id(v.sellerKind), s.codes.id(v.buyerKind)
 	c.codes[baseSellerCity], c.codes[baseBuyerCity] = s.city(v.sellerReg), s.city(v.buyerReg)
 	s.derive(&c)
-	s.contracts = append(s.contracts, c)
+	s.contracts[i] = c
 	s.addToMonth(i)
 	s.cubes.add(&s.contracts[i], 1)
 	return nil
@@ -313,8 +321,7 @@ func (s *State) lookup(id []byte) (uint32, bool) {
 			return 0, false
 		}
 	}
-	i, ok := s.ids[k]
-	return i, ok
+	return s.ids.find(s.contracts, k)
 }
 
 // contractID returns the ID of the contract with key k.
