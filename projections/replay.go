@@ -83,6 +83,12 @@ func (b *batch) decode() {
 // and the fold on the caller's, in batches, so a replay uses two cores. It reads through
 // ScanRaw when log is a RawScanner, else through ReadAll.
 func Replay(ctx context.Context, log Reader, st *State, to ledger.Position) error {
+	return ReplayProgress(ctx, log, st, to, nil)
+}
+
+// ReplayProgress is Replay calling progress, if not nil, with the position folded after
+// each batch of records (every few thousand), on the goroutine that called it.
+func ReplayProgress(ctx context.Context, log Reader, st *State, to ledger.Position, progress func(ledger.Position)) error {
 	if to != 0 && to <= st.Position() {
 		if to < st.Position() {
 			return fmt.Errorf("projections: replay to position %d: the state is already at %d", to, st.Position())
@@ -108,6 +114,9 @@ func Replay(ctx context.Context, log Reader, st *State, to ledger.Position) erro
 		}
 		if b.err != nil {
 			return fmt.Errorf("projections: replay: %w", b.err)
+		}
+		if progress != nil {
+			progress(st.Position())
 		}
 		if st.Position() == to {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -111,4 +112,29 @@ func TestReplay_Errors(t *testing.T) {
 		require.ErrorContains(t, err, "cannot unmarshal number")
 		require.Equal(t, undecodable-1, st.Position())
 	}
+}
+
+// TestReplayProgress: the callback sees positions that only grow and end at the head, and
+// the State is the same as without it.
+func TestReplayProgress(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	_, err := sample.Write(&buf, sample.Config{Seed: 13, Contracts: 300})
+	require.NoError(t, err)
+	fs, err := filestore.Open(t.TempDir(), filestore.Options{})
+	require.NoError(t, err)
+	defer fs.Close()
+	_, err = commands.Import(ctx, bytes.NewReader(buf.Bytes()), commands.NewHandler(fs), commands.Actor{Name: "test", Role: "registrar"}, nil)
+	require.NoError(t, err)
+	head, err := fs.Head(ctx)
+	require.NoError(t, err)
+	require.Greater(t, head, ledger.Position(2*replayBatch), "several batches")
+
+	var seen []ledger.Position
+	st := NewState(Options{})
+	require.NoError(t, ReplayProgress(ctx, fs, st, 0, func(p ledger.Position) { seen = append(seen, p) }))
+	require.Greater(t, len(seen), 2)
+	assert.True(t, slices.IsSorted(seen), "positions only grow")
+	assert.Equal(t, head, seen[len(seen)-1])
+	requireSameState(t, fold(t, fs, 0), st)
 }

@@ -32,6 +32,9 @@ type RunnerOptions struct {
 	SnapshotEvery int
 	// Logger receives what the runner does (default slog.Default()).
 	Logger *slog.Logger
+	// Progress, if not nil, is called during Start and Rebuild with the position the
+	// replay has reached (every batch of records), for progress bars.
+	Progress func(ledger.Position)
 }
 
 // SnapshotFile is the name of the snapshot in RunnerOptions.SnapshotDir.
@@ -76,7 +79,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.snapMu.Lock()
 	r.snapPos = st.Position()
 	r.snapMu.Unlock()
-	if err := Replay(ctx, r.log, st, 0); err != nil {
+	if err := ReplayProgress(ctx, r.log, st, 0, r.opts.Progress); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -255,7 +258,7 @@ func (r *Runner) load(ctx context.Context, max ledger.Position) (*State, error) 
 // log if that stopped on an error (restart the Runner).
 func (r *Runner) Rebuild(ctx context.Context) error {
 	st := NewState(r.opts.Options)
-	if err := Replay(ctx, r.log, st, 0); err != nil {
+	if err := ReplayProgress(ctx, r.log, st, 0, r.opts.Progress); err != nil {
 		return err
 	}
 	// Records appended while rebuilding: the live State has them; bring st level.

@@ -96,13 +96,19 @@ func runReport(ctx context.Context, data storeFlag, stderr io.Writer, fn func(*p
 	defer s.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	head, _ := s.Head(ctx)
+	bar := newProgress(stderr, "replay", "events", int64(head)) // drawn only if catching up takes a while
 	r := projections.NewRunner(s, projections.RunnerOptions{
 		SnapshotDir: snapshotDir(data),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Progress:    func(p ledger.Position) { bar.set(int64(p), "") },
 	})
 	if err := r.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
+	}
+	if bar != nil && bar.width > 0 {
+		bar.done(int64(r.Position()), "")
 	}
 	code = fn(r)
 	if err := r.Snapshot(); err != nil {
@@ -218,14 +224,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return code
 	}
 	defer s.Close()
-	r := projections.NewRunner(s, projections.RunnerOptions{SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	start := time.Now()
 	head, _ := s.Head(ctx)
-	bar := newProgress(stderr, "replay", "events", 0)
-	stop := ticker(func() { bar.set(-1, fmt.Sprintf("folding %s events", group(int64(head)))) })
+	bar := newProgress(stderr, "replay", "events", int64(head))
+	r := projections.NewRunner(s, projections.RunnerOptions{
+		SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Progress: func(p ledger.Position) { bar.set(int64(p), "") },
+	})
+	start := time.Now()
 	err := r.Rebuild(ctx)
-	stop()
-	bar.done(-1, "")
+	if err == nil {
+		bar.done(int64(r.Position()), "")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger replay: %v\n", err)
 		return exitFailure
