@@ -8,6 +8,7 @@
 //	techledger replay  [--data DIR]
 //	techledger history [--data DIR] [--format table|json] CONTRACT_ID
 //	techledger verify  [--data DIR]
+//	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
 //
 // Every verb has --help.
 package main
@@ -48,6 +49,7 @@ func init() {
 		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
 		{"history", "history [--data DIR] [--format table|json] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
+		{"bench", "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]", "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency", runBench},
 	}
 }
 
