@@ -361,13 +361,9 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max 
 		if stopped.Load() || ctx.Err() != nil {
 			return n, false, nil
 		}
-		var h struct {
-			Command       string `json:"command"`
-			ContractID    string `json:"contract_id"`
-			AchievementID string `json:"achievement_id"`
-		}
 		line := bytes.Clone(sc.Bytes())
-		if err := json.Unmarshal(line, &h); err != nil {
+		h, err := benchHeadOf(line)
+		if err != nil {
 			return n, false, fmt.Errorf("sample line %d: %w", n+1, err)
 		}
 		client, ok := owner[h.ContractID]
@@ -395,6 +391,41 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max 
 		return n, false, fmt.Errorf("generate sample: %w", err)
 	}
 	return n, true, nil
+}
+
+// benchLineHead is what the dispatcher needs of a command.
+type benchLineHead struct {
+	Command       string `json:"command"`
+	ContractID    string `json:"contract_id"`
+	AchievementID string `json:"achievement_id"`
+}
+
+// benchHeadOf returns the head of an NDJSON command. The sample's lines have a fixed shape
+// (no escapes in these fields, achievement_id only at the top level), so the fields are
+// found by their keys, which costs a fifth of decoding the line; anything unusual is decoded
+// properly.
+func benchHeadOf(line []byte) (benchLineHead, error) {
+	field := func(key string) (string, bool) {
+		i := bytes.Index(line, []byte(key))
+		if i < 0 {
+			return "", true
+		}
+		v := line[i+len(key):]
+		j := bytes.IndexByte(v, '"')
+		if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+			return "", false
+		}
+		return string(v[:j]), true
+	}
+	cmd, ok1 := field(`"command":"`)
+	contract, ok2 := field(`"contract_id":"`)
+	ach, ok3 := field(`"achievement_id":"`)
+	if ok1 && ok2 && ok3 && cmd != "" && contract != "" {
+		return benchLineHead{cmd, contract, ach}, nil
+	}
+	var h benchLineHead
+	err := json.Unmarshal(line, &h)
+	return h, err
 }
 
 // benchClientResult is what one client saw.

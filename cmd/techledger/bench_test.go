@@ -311,3 +311,23 @@ func TestBench_Usage(t *testing.T) {
 		assert.Equal(t, exitUsage, run(context.Background(), args, &stdout, &stderr), strings.Join(args, " "))
 	}
 }
+
+// TestBenchHeadOf compares the dispatcher's quick reading of a command's head with decoding
+// it, on every line of the default sample and on lines of another shape.
+func TestBenchHeadOf(t *testing.T) {
+	var buf bytes.Buffer
+	_, err := sample.Write(&buf, sample.DefaultConfig)
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	lines = append(lines,
+		[]byte(`{"contract_id":"2023140101000123","command":"revoke_contract","reason":"a \"quoted\" reason"}`),
+		[]byte(`{"command":"register_contract","contract_id":"20231401\u00301000123","achievement_id":"ACH-1"}`),
+	)
+	for i, line := range lines {
+		var want benchLineHead
+		require.NoError(t, json.Unmarshal(line, &want))
+		got, err := benchHeadOf(line)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "line %d", i+1)
+	}
+}
