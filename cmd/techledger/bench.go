@@ -355,7 +355,7 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max int, stopped *atomic.Bool) (int, bool, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), commands.CommandBytesMax+1)
-	owner := map[string]int{} // contract_id -> client
+	part := newBenchPartition(len(queues))
 	n := 0
 	for sc.Scan() {
 		if stopped.Load() || ctx.Err() != nil {
@@ -366,17 +366,7 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max 
 		if err != nil {
 			return n, false, fmt.Errorf("sample line %d: %w", n+1, err)
 		}
-		client, ok := owner[h.ContractID]
-		if !ok {
-			key := h.AchievementID
-			if key == "" {
-				key = h.ContractID
-			}
-			f := fnv.New32a()
-			f.Write([]byte(key))
-			client = int(f.Sum32() % uint32(len(queues)))
-			owner[h.ContractID] = client
-		}
+		client := part.client(h)
 		n++
 		select {
 		case queues[client] <- benchCommand{line: line, name: h.Command, seq: n}:
@@ -391,6 +381,33 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max 
 		return n, false, fmt.Errorf("generate sample: %w", err)
 	}
 	return n, true, nil
+}
+
+// benchPartition assigns the contracts of a command stream to n clients: a contract belongs
+// to the client its achievement (or, without one, its registration number) hashes to.
+type benchPartition struct {
+	n     int
+	owner map[string]int // contract_id -> client
+}
+
+func newBenchPartition(n int) *benchPartition {
+	return &benchPartition{n: n, owner: map[string]int{}}
+}
+
+// client returns the client of a command; a contract's registration must come first.
+func (p *benchPartition) client(h benchLineHead) int {
+	if c, ok := p.owner[h.ContractID]; ok {
+		return c
+	}
+	key := h.AchievementID
+	if key == "" {
+		key = h.ContractID
+	}
+	f := fnv.New32a()
+	f.Write([]byte(key))
+	c := int(f.Sum32() % uint32(p.n))
+	p.owner[h.ContractID] = c
+	return c
 }
 
 // benchLineHead is what the dispatcher needs of a command.
