@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -35,12 +35,13 @@ const (
 	// benchQueueMax is how many commands wait for each client. The dispatcher blocks on a
 	// full queue, so a slow client holds up the others only after this many.
 	benchQueueMax = 256
-	// benchRateMax is the rate (commands/s) a --duration run generates commands for: the
-	// stream is generated lazily, but its length is fixed in advance by its contract count.
-	benchRateMax = 50_000
-	// benchCommandsPerContract is about how many commands the sample stream has per contract
-	// (registration, rights, payments, amendments; 3.05 in the default sample).
-	benchCommandsPerContract = 3
+	// benchContracts is the size of the sample stream every run sends a prefix of: about 30
+	// million commands, so one seed always gives the same stream whatever the run's length
+	// (a second run against the same store answers duplicate) and a run at 10,000 commands/s
+	// has commands for most of an hour. The stream is generated as it is sent, in bounded
+	// memory, and its prefixes have a realistic mix (a third registrations, nearly half
+	// payments).
+	benchContracts = sample.ContractsMax
 	// benchProblemsMax bounds the rejections quoted in a report.
 	benchProblemsMax = 10
 	// benchRequestTimeout bounds one request: a command not answered by then counts as failed.
@@ -58,7 +59,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send commands (ignored with --commands)")
 	fs.IntVar(&cfg.Commands, "commands", 0, "send this many commands (retries not counted), then stop")
 	fs.StringVar(&cfg.Token, "token", "", "send Authorization: Bearer TOKEN with every request")
-	fs.Uint64Var(&seed, "seed", 1, "seed of the sample command stream (internal/sample); against a store that already has another seed's contracts, registrations conflict")
+	fs.Uint64Var(&seed, "seed", 1, "seed of the sample command stream (internal/sample); every run sends a prefix of the seed's stream, so against a store that has another seed's contracts registrations conflict")
 	fs.Float64Var(&cfg.Resend, "resend", 0.01, "fraction of commands sent a second time after their answer, as a client retrying would (each must answer duplicate)")
 	fs.StringVar(&format, "format", "table", "output format: table or json")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client and in-process server) to FILE")
@@ -138,6 +139,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
+// processCPU returns the CPU time (user and system) this process has used so far, or 0 if
+// it cannot be read. (Getrusage is Unix-only, as is the filestore's lock.)
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // verbUsage returns the usage line of a verb from the verb table.
 func verbUsage(name string) string {
 	for _, v := range verbs {
@@ -197,6 +208,10 @@ type benchReport struct {
 	Contracts  int            `json:"contracts"`  // contracts in the generated stream's config
 	Mode       string         `json:"mode"`       // "duration 10s" or "commands 1000"
 	GoMaxProcs int            `json:"gomaxprocs"` // of the bench process
+	// CPUSeconds is the CPU time the bench process used during the run: the clients' and,
+	// with an in-process server, the server's. On a shared machine it tells how much of the
+	// machine the run had.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // benchLatency holds latency percentiles in milliseconds.
@@ -236,13 +251,11 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 		return nil, err
 	}
 
-	contracts := cfg.Commands/2 + 1 // enough: every contract has at least one command
+	contracts := benchContracts
 	mode := fmt.Sprintf("commands %d", cfg.Commands)
 	if cfg.Duration > 0 {
-		contracts = int(math.Ceil(cfg.Duration.Seconds() * benchRateMax / benchCommandsPerContract))
 		mode = "duration " + cfg.Duration.String()
 	}
-	contracts = min(contracts, sample.ContractsMax)
 	rep := &benchReport{
 		URL: cfg.URL, InProcess: cfg.inProcess, Clients: cfg.Clients, Seed: cfg.Seed,
 		Mix: map[string]int{}, Statuses: map[string]int{}, Problems: []string{}, Errors: []string{},
@@ -269,8 +282,9 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 	for i := range queues {
 		queues[i] = make(chan benchCommand, benchQueueMax)
 	}
-	var stopped atomic.Bool // set when the duration is up: clients send nothing new
+	stop := make(chan struct{}) // closed when the duration is up: nothing new is sent
 	dispatchErr := make(chan error, 1)
+	ready := make(chan struct{})
 	var generated int
 	var exhausted bool
 	go func() {
@@ -279,27 +293,29 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 				close(q)
 			}
 		}()
-		n, ex, err := dispatch(runCtx, pr, queues, cfg.Commands, &stopped)
+		n, ex, err := dispatch(runCtx, pr, queues, cfg.Commands, stop, func() { close(ready) })
 		generated, exhausted = n, ex
 		dispatchErr <- err
 	}()
 
 	results := make([]benchClientResult, cfg.Clients)
 	var wg sync.WaitGroup
-	start := time.Now()
+	<-ready
+	start, cpu0 := time.Now(), processCPU()
 	if cfg.Duration > 0 {
-		timer := time.AfterFunc(cfg.Duration, func() { stopped.Store(true) })
+		timer := time.AfterFunc(cfg.Duration, func() { close(stop) })
 		defer timer.Stop()
 	}
 	for i := range cfg.Clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = runBenchClient(runCtx, client, cfg, queues[i], &stopped)
+			results[i] = runBenchClient(runCtx, client, cfg, queues[i], stop)
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	rep.CPUSeconds = (processCPU() - cpu0).Seconds()
 	if err := <-dispatchErr; err != nil {
 		return nil, err
 	}
@@ -347,18 +363,21 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 }
 
 // dispatch reads the NDJSON stream and sends each line to the queue of the client that owns
-// it, until max lines (0: no limit), the end of the stream, stopped, or ctx is done. A
-// contract belongs to the client its achievement (or, without one, its registration number)
-// hashes to, so that a contract's commands are sent in stream order, and so are the use
-// grants on one achievement, whose overlap checks span contracts. It returns the lines
-// dispatched and whether the stream ended.
-func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max int, stopped *atomic.Bool) (int, bool, error) {
+// it (see benchPartition), until max lines (0: no limit), the end of the stream, stop is closed, or
+// ctx is done. It calls ready once, when the queues hold a quarter of their room or one is
+// full or it returns, so that the clients start, and the clock with them, after the
+// generator has set up and got ahead. It returns the lines dispatched and whether the
+// stream ended.
+func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max int, stop <-chan struct{}, ready func()) (int, bool, error) {
+	var once sync.Once
+	defer once.Do(ready)
+	prefill := len(queues) * benchQueueMax / 4
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), commands.CommandBytesMax+1)
 	part := newBenchPartition(len(queues))
 	n := 0
 	for sc.Scan() {
-		if stopped.Load() || ctx.Err() != nil {
+		if closed(stop) || ctx.Err() != nil {
 			return n, false, nil
 		}
 		line := bytes.Clone(sc.Bytes())
@@ -368,10 +387,21 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max 
 		}
 		client := part.client(h)
 		n++
+		c := benchCommand{line: line, name: h.Command, seq: n}
 		select {
-		case queues[client] <- benchCommand{line: line, name: h.Command, seq: n}:
-		case <-ctx.Done():
-			return n - 1, false, nil
+		case queues[client] <- c:
+		default:
+			once.Do(ready) // the queue is full: the clients must start
+			select {
+			case queues[client] <- c:
+			case <-stop:
+				return n - 1, false, nil
+			case <-ctx.Done():
+				return n - 1, false, nil
+			}
+		}
+		if n == prefill {
+			once.Do(ready)
 		}
 		if n == max {
 			return n, false, nil
@@ -455,9 +485,9 @@ type benchClientResult struct {
 }
 
 // runBenchClient sends the commands of its queue one at a time, in order, until the queue
-// is closed or stopped is set; a command chosen for a resend is sent again at once after its
+// is closed or stop is; a command chosen for a resend is sent again at once after its
 // answer, and must answer duplicate with the same positions.
-func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, queue <-chan benchCommand, stopped *atomic.Bool) benchClientResult {
+func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, queue <-chan benchCommand, stop <-chan struct{}) benchClientResult {
 	res := benchClientResult{statuses: map[int]int{}, mix: map[string]int{}, latencies: make([]time.Duration, 0, 1024)}
 	var buf bytes.Buffer
 	send := func(c benchCommand, resend bool) (int, []uint64) {
@@ -490,9 +520,16 @@ func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, q
 		}
 		return status, positions
 	}
-	for c := range queue {
-		if stopped.Load() || ctx.Err() != nil {
-			continue // drain: the dispatcher may be blocked on this queue
+	for {
+		var c benchCommand
+		var ok bool
+		select {
+		case c, ok = <-queue:
+		case <-stop:
+		case <-ctx.Done():
+		}
+		if !ok || closed(stop) || ctx.Err() != nil {
+			return res
 		}
 		res.mix[c.name]++
 		status, first := send(c, false)
@@ -506,7 +543,16 @@ func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, q
 			}
 		}
 	}
-	return res
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // resendChosen decides, from the seed and the command's place in the stream alone, whether
@@ -635,6 +681,13 @@ func (r *benchReport) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "commands/s\t%.0f\t\n", r.PerSecond)
 	fmt.Fprintf(tw, "latency\tp50 %.2f ms\tp90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max)
 	fmt.Fprintf(tw, "server head\t%d\t\n", r.Head)
+	if r.CPUSeconds > 0 && r.Seconds > 0 {
+		whose := "the clients"
+		if r.InProcess {
+			whose = "clients and server"
+		}
+		fmt.Fprintf(tw, "bench process CPU\t%.1f s\t(%.2f of %d cores, %s; %.0f µs a command)\n", r.CPUSeconds, r.CPUSeconds/r.Seconds, r.GoMaxProcs, whose, 1e6*r.CPUSeconds/float64(max(r.Sent, 1)))
+	}
 	tw.Flush()
 	names := make([]string, 0, len(r.Mix))
 	for k := range r.Mix {
