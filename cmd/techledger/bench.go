@@ -110,7 +110,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailure
 		}
 		defer os.RemoveAll(dir)
-		srv, err := startBenchServer(ctx, dir)
+		// The server outlives an interrupt until the run has let its commands finish.
+		srv, err := startBenchServer(context.WithoutCancel(ctx), dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
 			return exitFailure
@@ -187,6 +188,9 @@ type benchReport struct {
 	// Exhausted is true if a --duration run ran out of generated commands before the time
 	// was up.
 	Exhausted bool `json:"exhausted,omitempty"`
+	// Interrupted is true if the run was stopped early (SIGINT, SIGTERM): the commands in
+	// flight were let finish and nothing new was sent.
+	Interrupted bool `json:"interrupted,omitempty"`
 
 	Sent       int            `json:"sent"`       // requests, resends included
 	Resent     int            `json:"resent"`     // of Sent: second sends of a command
@@ -264,7 +268,9 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 
 	// The stream is generated as it is sent: a generator goroutine writes NDJSON into a pipe
 	// and the dispatcher hands each line to the client that owns its contract.
-	runCtx, cancel := context.WithCancel(ctx)
+	// Requests are not cancelled by ctx: an interrupt stops the run as the end of its time
+	// does, letting the commands in flight finish (within benchRequestTimeout).
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	pr, pw := io.Pipe()
 	genDone := make(chan error, 1)
@@ -282,7 +288,10 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 	for i := range queues {
 		queues[i] = make(chan benchCommand, benchQueueMax)
 	}
-	stop := make(chan struct{}) // closed when the duration is up: nothing new is sent
+	// stop is closed when the duration is up or ctx is done: nothing new is sent.
+	stopCtx, stopNow := context.WithCancel(ctx)
+	defer stopNow()
+	stop := stopCtx.Done()
 	dispatchErr := make(chan error, 1)
 	ready := make(chan struct{})
 	var generated int
@@ -303,7 +312,7 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 	<-ready
 	start, cpu0 := time.Now(), processCPU()
 	if cfg.Duration > 0 {
-		timer := time.AfterFunc(cfg.Duration, func() { close(stop) })
+		timer := time.AfterFunc(cfg.Duration, stopNow)
 		defer timer.Stop()
 	}
 	for i := range cfg.Clients {
@@ -320,6 +329,7 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 		return nil, err
 	}
 	rep.Generated, rep.Exhausted = generated, exhausted && cfg.Duration > 0
+	rep.Interrupted = ctx.Err() != nil
 
 	var lat []time.Duration
 	for _, r := range results {
@@ -350,6 +360,9 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 		rep.PerSecond = float64(rep.Sent) / rep.Seconds
 	}
 	rep.LatencyMs = percentiles(lat)
+	if rep.Interrupted {
+		return rep, nil
+	}
 	if after, err := benchHead(ctx, client, cfg); err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 	} else {
@@ -668,6 +681,9 @@ func (r *benchReport) writeTable(w io.Writer) {
 	if r.Exhausted {
 		fmt.Fprintf(w, "note: the generated stream (%d contracts) ran out before the time was up\n", r.Contracts)
 	}
+	if r.Interrupted {
+		fmt.Fprintln(w, "note: interrupted; the commands in flight were let finish")
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "commands sent\t%d\t(%d of them resends)\n", r.Sent, r.Resent)
 	fmt.Fprintf(tw, "  applied\t%d\t(%d events)\n", r.Applied, r.Events)
@@ -680,7 +696,9 @@ func (r *benchReport) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "time\t%.2f s\t\n", r.Seconds)
 	fmt.Fprintf(tw, "commands/s\t%.0f\t\n", r.PerSecond)
 	fmt.Fprintf(tw, "latency\tp50 %.2f ms\tp90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max)
-	fmt.Fprintf(tw, "server head\t%d\t\n", r.Head)
+	if !r.Interrupted {
+		fmt.Fprintf(tw, "server head\t%d\t\n", r.Head)
+	}
 	if r.CPUSeconds > 0 && r.Seconds > 0 {
 		whose := "the clients"
 		if r.InProcess {

@@ -272,14 +272,15 @@ func TestBench_RejectedStatuses(t *testing.T) {
 	assert.Contains(t, rep.Problems[0], "403 role statistician may not send commands")
 }
 
-// TestBench_Duration stops sending when the time is up.
+// TestBench_Duration stops sending when the time is up, and on an interrupt lets the
+// commands in flight finish.
 func TestBench_Duration(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte(`{"status":"ok","head":0}`))
 			return
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 		w.WriteHeader(http.StatusCreated)
 		w.Write([]byte(`{"status":"applied","positions":[1]}`))
 	}))
@@ -293,6 +294,24 @@ func TestBench_Duration(t *testing.T) {
 	assert.False(t, rep.Exhausted)
 	assert.GreaterOrEqual(t, rep.Seconds, 0.3)
 	assert.Less(t, rep.Seconds, 2.0, "sending stops when the time is up")
+	assert.False(t, rep.Interrupted)
+
+	// Interrupt after the fifth answer, while the other clients wait for theirs.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var answers atomic.Int64
+	cfg := benchConfig{URL: srv.URL, Clients: 4, Duration: time.Minute, Seed: 1, onAnswer: func([]byte, bool, int, []uint64) {
+		if answers.Add(1) == 5 {
+			cancel()
+		}
+	}}
+	rep, err = bench(ctx, cfg)
+	require.NoError(t, err)
+	assert.True(t, rep.Interrupted)
+	assert.True(t, rep.ok(), "the commands in flight at the interrupt were answered: %v", rep.Problems)
+	assert.GreaterOrEqual(t, rep.Applied, 5)
+	assert.LessOrEqual(t, rep.Applied, 5+4, "nothing new is sent after the interrupt")
+	assert.Zero(t, rep.Failed)
 }
 
 func TestPercentiles(t *testing.T) {
