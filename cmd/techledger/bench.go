@@ -208,7 +208,7 @@ type benchReport struct {
 	Events     int            `json:"events"`     // positions in applied answers: events appended by this run
 	Unexpected int            `json:"unexpected"` // Rejected + Failed + Mismatched; non-zero means exit 1
 	Errors     []string       `json:"errors"`     // other problems, e.g. the head could not be read
-	Generated  int            `json:"generated"`  // commands taken from the stream (first sends)
+	Generated  int            `json:"generated"`  // lines taken from the stream (when the time is up, some are left unsent in the queues)
 	Contracts  int            `json:"contracts"`  // contracts in the generated stream's config
 	Mode       string         `json:"mode"`       // "duration 10s" or "commands 1000"
 	GoMaxProcs int            `json:"gomaxprocs"` // of the bench process
@@ -376,11 +376,10 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 }
 
 // dispatch reads the NDJSON stream and sends each line to the queue of the client that owns
-// it (see benchPartition), until max lines (0: no limit), the end of the stream, stop is closed, or
-// ctx is done. It calls ready once, when the queues hold a quarter of their room or one is
-// full or it returns, so that the clients start, and the clock with them, after the
-// generator has set up and got ahead. It returns the lines dispatched and whether the
-// stream ended.
+// it (see benchPartition), until max lines (0: no limit), the end of the stream, stop, or
+// the end of ctx. It calls ready once, when the queues hold a quarter of their room, or one
+// is full, or it returns: the clients start, and the clock with them, after the generator
+// has set up and got ahead. It returns the lines dispatched and whether the stream ended.
 func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max int, stop <-chan struct{}, ready func()) (int, bool, error) {
 	var once sync.Once
 	defer once.Do(ready)
@@ -514,10 +513,10 @@ func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, q
 			res.latencies = append(res.latencies, time.Since(t0))
 		}
 		switch {
-		case status == http.StatusCreated:
+		case problem == "" && status == http.StatusCreated:
 			res.applied++
 			res.events += len(positions)
-		case status == http.StatusOK:
+		case problem == "" && status == http.StatusOK:
 			res.duplicates++
 		case status == 0:
 			res.failed++
@@ -530,6 +529,9 @@ func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, q
 		}
 		if cfg.onAnswer != nil {
 			cfg.onAnswer(c.line, resend, status, positions)
+		}
+		if problem != "" {
+			return 0, nil
 		}
 		return status, positions
 	}
@@ -583,8 +585,8 @@ func resendChosen(seed uint64, seq int, fraction float64) bool {
 }
 
 // postBenchCommand posts one command and reads the whole answer (so the connection is
-// reused). It returns the status (0: no answer), the positions of a 2xx answer, and for
-// anything else a one-line description of what went wrong.
+// reused). It returns the status (0: no answer), the positions of an applied or duplicate
+// answer, and for anything else a one-line description of what went wrong.
 func postBenchCommand(ctx context.Context, client *http.Client, cfg benchConfig, line []byte, buf *bytes.Buffer) (int, []uint64, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+"/v1/commands", bytes.NewReader(line))
 	if err != nil {
@@ -614,8 +616,8 @@ func postBenchCommand(ctx context.Context, client *http.Client, cfg benchConfig,
 		resp.StatusCode == http.StatusOK && out.Status == commands.StatusDuplicate && len(out.Positions) > 0:
 		return resp.StatusCode, out.Positions, ""
 	case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
-		// A success that does not say what it did is not one.
-		return http.StatusBadGateway, nil, fmt.Sprintf("%d with an unexpected body: %s", resp.StatusCode, clipBody(buf.Bytes()))
+		// A success that does not say what it did is not one: rejected.
+		return resp.StatusCode, nil, fmt.Sprintf("%d with an unexpected body: %s", resp.StatusCode, clipBody(buf.Bytes()))
 	case out.Detail != "":
 		return resp.StatusCode, nil, fmt.Sprintf("%d %s", resp.StatusCode, out.Detail)
 	}

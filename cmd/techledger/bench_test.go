@@ -358,3 +358,26 @@ func TestBenchHeadOf(t *testing.T) {
 		require.Equal(t, want, got, "line %d", i+1)
 	}
 }
+
+// TestBench_UnexpectedSuccess counts a 2xx answer that names no positions as rejected: a
+// success that does not say what it did is not one.
+func TestBench_UnexpectedSuccess(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Write([]byte(`{"status":"ok","head":0}`))
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"status":"applied"}`))
+	}))
+	defer srv.Close()
+	rep, err := bench(context.Background(), benchConfig{URL: srv.URL, Clients: 2, Commands: 10, Seed: 1, Resend: 1})
+	require.NoError(t, err)
+	assert.False(t, rep.ok())
+	assert.Zero(t, rep.Applied)
+	assert.Equal(t, 10, rep.Rejected)
+	assert.Zero(t, rep.Resent, "only a command applied or duplicate is resent")
+	assert.Equal(t, map[string]int{"201": 10}, rep.Statuses)
+	require.NotEmpty(t, rep.Problems)
+	assert.Contains(t, rep.Problems[0], "unexpected body")
+}
