@@ -164,8 +164,11 @@ func TestBlackbox_KillAndRestart(t *testing.T) {
 	assert.Contains(t, string(out), "OK: ")
 }
 
+// raceBuild is set (in race_test.go) when the test binary has the race detector.
+var raceBuild bool
+
 // buildTechledger builds this command's binary into a temporary directory with the go
-// command of the toolchain running the test.
+// command of the toolchain running the test, with the race detector if the test has it.
 func buildTechledger(tb testing.TB) string {
 	tb.Helper()
 	// The test binary was built by this toolchain, so its GOROOT is the right one even when
@@ -175,7 +178,11 @@ func buildTechledger(tb testing.TB) string {
 		goBin = "go"
 	}
 	bin := filepath.Join(tb.TempDir(), "techledger")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command(goBin, append(args, ".")...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(tb, err, "go build: %s", out)
 	return bin
