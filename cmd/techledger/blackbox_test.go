@@ -173,7 +173,8 @@ func buildTechledger(tb testing.TB) string {
 	tb.Helper()
 	// The test binary was built by this toolchain, so its GOROOT is the right one even when
 	// another go comes first on PATH.
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go") //lint:ignore SA1019 the toolchain of this test binary
+	//lint:ignore SA1019 runtime.GOROOT is the toolchain that built this test binary
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goBin); err != nil {
 		goBin = "go"
 	}
