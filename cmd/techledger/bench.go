@@ -204,14 +204,17 @@ type benchReport struct {
 	Problems   []string       `json:"problems"`   // the first few rejections and failures, quoted
 	PerSecond  float64        `json:"per_second"` // Sent / Seconds
 	LatencyMs  benchLatency   `json:"latency_ms"` // of every answered request
-	Head       uint64         `json:"head"`       // the server's head position afterwards (GET /healthz)
-	Events     int            `json:"events"`     // positions in applied answers: events appended by this run
-	Unexpected int            `json:"unexpected"` // Rejected + Failed + Mismatched; non-zero means exit 1
-	Errors     []string       `json:"errors"`     // other problems, e.g. the head could not be read
-	Generated  int            `json:"generated"`  // lines taken from the stream (when the time is up, some are left unsent in the queues)
-	Contracts  int            `json:"contracts"`  // contracts in the generated stream's config
-	Mode       string         `json:"mode"`       // "duration 10s" or "commands 1000"
-	GoMaxProcs int            `json:"gomaxprocs"` // of the bench process
+	// ByCommand is the latency of the answered requests of each command name (a right's
+	// assignment by right: assign_rights/use), which shows where a slow tail comes from.
+	ByCommand  map[string]benchLatency `json:"by_command"`
+	Head       uint64                  `json:"head"`       // the server's head position afterwards (GET /healthz)
+	Events     int                     `json:"events"`     // positions in applied answers: events appended by this run
+	Unexpected int                     `json:"unexpected"` // Rejected + Failed + Mismatched; non-zero means exit 1
+	Errors     []string                `json:"errors"`     // other problems, e.g. the head could not be read
+	Generated  int                     `json:"generated"`  // lines taken from the stream (when the time is up, some are left unsent in the queues)
+	Contracts  int                     `json:"contracts"`  // contracts in the generated stream's config
+	Mode       string                  `json:"mode"`       // "duration 10s" or "commands 1000"
+	GoMaxProcs int                     `json:"gomaxprocs"` // of the bench process
 	// CPUSeconds is the CPU time the bench process used during the run: the clients' and,
 	// with an in-process server, the server's. On a shared machine it tells how much of the
 	// machine the run had.
@@ -232,7 +235,8 @@ func (r *benchReport) ok() bool { return r.Unexpected == 0 && len(r.Errors) == 0
 type benchCommand struct {
 	line []byte
 	name string
-	seq  int // 1-based position in the stream; decides deterministically whether it is resent
+	kind string // name, and for assign_rights the right: "assign_rights/use"
+	seq  int    // 1-based position in the stream; decides deterministically whether it is resent
 }
 
 // bench runs the load against cfg.URL and returns the report. It returns an error only if
@@ -332,6 +336,7 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 	rep.Interrupted = ctx.Err() != nil
 
 	var lat []time.Duration
+	byCommand := map[string][]time.Duration{}
 	for _, r := range results {
 		rep.Sent += r.sent
 		rep.Resent += r.resent
@@ -352,7 +357,10 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 				rep.Problems = append(rep.Problems, p)
 			}
 		}
-		lat = append(lat, r.latencies...)
+		for k, v := range r.latencies {
+			lat = append(lat, v...)
+			byCommand[k] = append(byCommand[k], v...)
+		}
 	}
 	rep.Unexpected = rep.Rejected + rep.Failed + rep.Mismatched
 	rep.Seconds = elapsed.Seconds()
@@ -360,6 +368,10 @@ func bench(ctx context.Context, cfg benchConfig) (*benchReport, error) {
 		rep.PerSecond = float64(rep.Sent) / rep.Seconds
 	}
 	rep.LatencyMs = percentiles(lat)
+	rep.ByCommand = map[string]benchLatency{}
+	for k, v := range byCommand {
+		rep.ByCommand[k] = percentiles(v)
+	}
 	if rep.Interrupted {
 		return rep, nil
 	}
@@ -399,7 +411,10 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan benchCommand, max 
 		}
 		client := part.client(h)
 		n++
-		c := benchCommand{line: line, name: h.Command, seq: n}
+		c := benchCommand{line: line, name: h.Command, kind: h.Command, seq: n}
+		if h.Right != "" {
+			c.kind += "/" + h.Right
+		}
 		select {
 		case queues[client] <- c:
 		default:
@@ -457,6 +472,7 @@ type benchLineHead struct {
 	Command       string `json:"command"`
 	ContractID    string `json:"contract_id"`
 	AchievementID string `json:"achievement_id"`
+	Right         string `json:"right"`
 }
 
 // benchHeadOf returns the head of an NDJSON command. The sample's lines have a fixed shape
@@ -479,8 +495,9 @@ func benchHeadOf(line []byte) (benchLineHead, error) {
 	cmd, ok1 := field(`"command":"`)
 	contract, ok2 := field(`"contract_id":"`)
 	ach, ok3 := field(`"achievement_id":"`)
-	if ok1 && ok2 && ok3 && cmd != "" && contract != "" {
-		return benchLineHead{cmd, contract, ach}, nil
+	right, ok4 := field(`"right":"`)
+	if ok1 && ok2 && ok3 && ok4 && cmd != "" && contract != "" {
+		return benchLineHead{cmd, contract, ach, right}, nil
 	}
 	var h benchLineHead
 	err := json.Unmarshal(line, &h)
@@ -493,14 +510,14 @@ type benchClientResult struct {
 	statuses                                                                map[int]int
 	mix                                                                     map[string]int
 	problems                                                                []string
-	latencies                                                               []time.Duration
+	latencies                                                               map[string][]time.Duration // by benchCommand.kind
 }
 
 // runBenchClient sends the commands of its queue one at a time, in order, until the queue
 // is closed or stop is; a command chosen for a resend is sent again at once after its
 // answer, and must answer duplicate with the same positions.
 func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, queue <-chan benchCommand, stop <-chan struct{}) benchClientResult {
-	res := benchClientResult{statuses: map[int]int{}, mix: map[string]int{}, latencies: make([]time.Duration, 0, 1024)}
+	res := benchClientResult{statuses: map[int]int{}, mix: map[string]int{}, latencies: map[string][]time.Duration{}}
 	var buf bytes.Buffer
 	send := func(c benchCommand, resend bool) (int, []uint64) {
 		res.sent++
@@ -510,7 +527,7 @@ func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, q
 		t0 := time.Now()
 		status, positions, problem := postBenchCommand(ctx, client, cfg, c.line, &buf)
 		if status != 0 {
-			res.latencies = append(res.latencies, time.Since(t0))
+			res.latencies[c.kind] = append(res.latencies[c.kind], time.Since(t0))
 		}
 		switch {
 		case problem == "" && status == http.StatusCreated:
@@ -698,6 +715,15 @@ func (r *benchReport) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "time\t%.2f s\t\n", r.Seconds)
 	fmt.Fprintf(tw, "commands/s\t%.0f\t\n", r.PerSecond)
 	fmt.Fprintf(tw, "latency\tp50 %.2f ms\tp90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max)
+	kinds := make([]string, 0, len(r.ByCommand))
+	for k := range r.ByCommand {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		l := r.ByCommand[k]
+		fmt.Fprintf(tw, "  %s\tp50 %.2f ms\tp90 %.2f ms  p99 %.2f ms  max %.2f ms\n", k, l.P50, l.P90, l.P99, l.Max)
+	}
 	if !r.Interrupted {
 		fmt.Fprintf(tw, "server head\t%d\t\n", r.Head)
 	}

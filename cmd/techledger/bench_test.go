@@ -114,6 +114,12 @@ func TestBench_InProcess(t *testing.T) {
 	assert.Positive(t, rep.PerSecond)
 	assert.LessOrEqual(t, rep.LatencyMs.P50, rep.LatencyMs.P99)
 	assert.LessOrEqual(t, rep.LatencyMs.P99, rep.LatencyMs.Max)
+	assert.Contains(t, rep.ByCommand, "register_contract")
+	assert.Contains(t, rep.ByCommand, "assign_rights/proceeds", "an assignment's latency is kept by right")
+	assert.NotContains(t, rep.ByCommand, "assign_rights")
+	for k, l := range rep.ByCommand {
+		assert.LessOrEqual(t, l.Max, rep.LatencyMs.Max, k)
+	}
 
 	// What was sent is exactly the first n lines of the stream.
 	want := sampleLines(t, cfg.Seed, rep.Contracts, n)
