@@ -28,14 +28,14 @@ func registerN(n int) string {
 	return strings.NewReplacer(`"c-1"`, fmt.Sprintf(`"stop-%d"`, n), "2023140101000123", fmt.Sprintf("2023140101%06d", n)).Replace(register)
 }
 
-// startServe runs the serve verb in a goroutine and returns its base URL and a channel
+// startServeInProcess runs the serve verb in a goroutine and returns its base URL and a channel
 // with its exit code.
-func startServe(t *testing.T, ctx context.Context, args ...string) (string, <-chan int, *syncBuffer) {
+func startServeInProcess(t *testing.T, ctx context.Context, args ...string) (string, <-chan int, *testBuffer) {
 	t.Helper()
-	stderr := &syncBuffer{}
+	stderr := &testBuffer{}
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &syncBuffer{}, stderr)
+		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &testBuffer{}, stderr)
 	}()
 	addr := regexp.MustCompile(`addr=(http://\S+)`)
 	var url string
@@ -56,7 +56,7 @@ func TestServe_StopFinishesInFlight(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	url, code, stderr := startServe(t, ctx, "--data", dir)
+	url, code, stderr := startServeInProcess(t, ctx, "--data", dir)
 
 	var next, acked atomic.Int64
 	type ack struct {
