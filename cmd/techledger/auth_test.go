@@ -33,19 +33,19 @@ var roleTokens = map[string]string{
 	roleAdmin:        "admin-token-0123456789abcd",
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
+// testBuffer is an unbounded bytes.Buffer safe for the server's goroutines.
+type testBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *testBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *testBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 
 // newSecuredAPI serves the whole API (httpHandler: roles, metrics, request log) over a
 // real filestore in a temporary directory, with a token per role.
-func newSecuredAPI(t *testing.T) (*httptest.Server, *api, *syncBuffer) {
+func newSecuredAPI(t *testing.T) (*httptest.Server, *api, *testBuffer) {
 	t.Helper()
 	var entries []tokenEntry
 	for role, tok := range roleTokens {
@@ -69,7 +69,7 @@ func newSecuredAPI(t *testing.T) (*httptest.Server, *api, *syncBuffer) {
 	s, err := filestore.Open(filepath.Join(t.TempDir(), "data"), filestore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
-	logs := &syncBuffer{}
+	logs := &testBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
