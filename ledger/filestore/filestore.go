@@ -6,13 +6,22 @@
 // mutex and queues it; one syncer goroutine takes everything queued whenever it is free,
 // writes it with one write and makes it durable with one fsync.
 //
-// Integrity: every frame carries a CRC-32C, every record the SHA-256 hash chain. At open the
-// store scans every segment, checks frames, positions, stream versions and hash links, and
-// rebuilds its index in memory (stream -> positions, event ID -> position, position ->
-// file offset). A torn tail in the last segment — an incomplete frame, or zero bytes, left
-// by a crash during a write that was therefore never acknowledged — is truncated. Any
-// other damage refuses the open with a *ledger.CorruptionError naming the segment, offset
-// and position. Verify recomputes every hash as well.
+// Integrity: every frame carries a CRC-32C, every record the SHA-256 hash chain. The store
+// keeps an index in memory (stream -> positions, event ID -> position, position -> file
+// offset). Close, and a background writer whenever a segment is sealed, write it to an
+// index checkpoint (the file INDEX; see index.go for its format). Open loads the
+// checkpoint if it matches the log — its segments have the sizes it records and the
+// record at its position has the hash it records — and reads only the records after it;
+// otherwise (no checkpoint, or one damaged, of an unknown version or not matching, which
+// is logged) it reads every segment. Records read at open have their frames, positions,
+// stream versions and hash links checked. A torn tail in the last segment — an incomplete
+// frame, or zero bytes, left by a crash during a write that was therefore never
+// acknowledged — is truncated. Any other damage found refuses the open with a
+// *ledger.CorruptionError naming the segment, offset and position.
+//
+// So Open trusts the checkpoint for the records it covers: damage to them after the
+// checkpoint was written is not found by Open but by Verify, which reads every segment
+// again, checks every frame and recomputes every hash.
 //
 // If a write or fsync fails the store stops accepting appends (the outcome of the failed
 // batch is unknown until the store is reopened, which recovers the log as it is on disk).
@@ -27,6 +36,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"iter"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -50,6 +60,9 @@ type Options struct {
 	// Now returns the time recorded with new records (default time.Now). Recorded times
 	// never go backwards: a record gets max(Now(), the previous record's time).
 	Now func() time.Time
+	// Logger receives what the store does not return as an error: an index checkpoint
+	// ignored or not written (default slog.Default()).
+	Logger *slog.Logger
 }
 
 const (
@@ -87,25 +100,27 @@ type Store struct {
 	// index, extend the hash chain, encode its frame and queue itself for the syncer.
 	decideMu sync.Mutex
 	closed   bool            // no more appends
-	lastHash ledger.Hash     // hash of the last decided record
-	lastTime time.Time       // recorded-at of the last decided record
 	size     int64           // bytes in the active segment once every decided frame is written
-	decided  ledger.Position // last position decided (durable or on its way)
 	queue    []chunk         // decided frames and waiters for the syncer, in order
 	frames   []byte          // the queued frames, back to back in queue order (chunk.off, chunk.end)
 	recs     []ledger.Record // scratch for decide
 
-	// mu guards the index for readers. Appenders change segs, locs, streams, ids and
-	// pending's tail holding decideMu and mu; holding decideMu alone they may read them.
-	// The syncer changes committed, pending's head and failed under mu.
-	mu        sync.RWMutex
+	// mu guards the index for readers. Appenders change segs, the index's locs, streams
+	// and ids, and pending's tail holding decideMu and mu; holding decideMu alone they may
+	// read them. The index's last (the last position decided, durable or on its way),
+	// lastHash and lastTime are the appenders' alone, under decideMu. The syncer changes
+	// committed, pending's head and failed under mu.
+	mu sync.RWMutex
+	index
 	segs      []segment
-	locs      []loc // locs[p-1] for position p; includes decided positions past committed
-	streams   map[string][]ledger.Position
-	ids       map[uuid.UUID]ledger.Position
 	committed ledger.Position // last durable position
 	pending   []ledger.Record // decided records past committed, in position order
 	failed    error
+
+	// ckptMu is held by whoever writes the index checkpoint; ckptWG counts background
+	// writers, which Close waits for.
+	ckptMu sync.Mutex
+	ckptWG sync.WaitGroup
 
 	active *os.File // the segment being written; the syncer's after Open
 }
@@ -117,6 +132,7 @@ type chunk struct {
 	off, end int
 	w        *waiter
 	roll     *os.File
+	seg      int // with roll: the index of the segment started
 }
 
 // waiter is an appender waiting for its batch to be durable.
@@ -127,13 +143,17 @@ type waiter struct {
 }
 
 // Open opens (creating if needed) the store in dir, recovering a torn tail and refusing a
-// damaged log. It returns an error wrapping ledger.ErrLocked if another Store holds dir.
+// damaged log (what it reads of it: see the package doc on the index checkpoint). It
+// returns an error wrapping ledger.ErrLocked if another Store holds dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = segmentBytesDefault
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filestore: create %s: %w", dir, err)
@@ -146,15 +166,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		dir: dir, opts: opts, lock: lock,
 		stopped: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
-		streams: make(map[string][]ledger.Position),
-		ids:     make(map[uuid.UUID]ledger.Position),
+		index:   newIndex(),
 	}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("filestore: open %s: %w", dir, err)
 	}
 	s.head.Set(s.committed)
-	s.decided = s.committed
 	go s.syncer()
 	return s, nil
 }
@@ -174,12 +192,15 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// recover scans every segment, rebuilds the index and truncates a torn tail.
+// recover builds the index — from the checkpoint and the part of the log after it, or
+// from the whole log — and truncates a torn tail.
 func (s *Store) recover() error {
-	tmps, _ := filepath.Glob(filepath.Join(s.dir, "*"+segmentExt+".tmp"))
-	for _, t := range tmps { // a segment whose creation did not finish holds nothing
-		if err := os.Remove(t); err != nil {
-			return fmt.Errorf("remove unfinished segment: %w", err)
+	for _, pat := range []string{"*" + segmentExt + ".tmp", checkpointName + ".tmp"} {
+		tmps, _ := filepath.Glob(filepath.Join(s.dir, pat))
+		for _, t := range tmps { // a file whose creation did not finish holds nothing
+			if err := os.Remove(t); err != nil {
+				return fmt.Errorf("remove unfinished file: %w", err)
+			}
 		}
 	}
 	segs, err := listSegments(s.dir)
@@ -194,68 +215,170 @@ func (s *Store) recover() error {
 		s.active, s.size = f, headerBytes
 		return s.addSegment(seg)
 	}
-	next := ledger.Position(1)
-	for i, seg := range segs {
-		if seg.first != next {
-			return &ledger.CorruptionError{Position: next, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, next)}
-		}
-		last := i == len(segs)-1
-		idx := uint32(i)
-		res, err := scanSegment(seg, last, func(rec *ledger.Record, off int64, n int) error {
-			return s.index(rec, loc{seg: idx, off: off, n: uint32(n)})
-		})
-		if err != nil {
-			return err
-		}
+	for _, seg := range segs {
 		if err := s.addSegment(seg); err != nil {
 			return err
 		}
-		next = s.committed + 1
-		if last {
-			f, err := os.OpenFile(seg.path, os.O_WRONLY, 0)
-			if err != nil {
-				return fmt.Errorf("open segment %s for writing: %w", seg.name, err)
-			}
-			s.active = f
-			if res.torn {
-				// The tail was never acknowledged: Append returns only after the fsync that
-				// covers a whole frame, and this frame is not whole.
-				if err := f.Truncate(res.end); err != nil {
-					return fmt.Errorf("truncate torn tail of %s at %d: %w", seg.name, res.end, err)
-				}
-				if err := f.Sync(); err != nil {
-					return fmt.Errorf("sync %s: %w", seg.name, err)
-				}
-			}
-			if _, err := f.Seek(res.end, 0); err != nil {
-				return fmt.Errorf("seek %s: %w", seg.name, err)
-			}
-			s.size = res.end
+	}
+	x, res, err := loadIndex(s.dir, s.segs, true, s.opts.Logger)
+	if err != nil {
+		return err
+	}
+	s.index = *x
+	s.committed = x.last
+	seg := s.segs[len(s.segs)-1]
+	f, err := os.OpenFile(seg.path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open segment %s for writing: %w", seg.name, err)
+	}
+	s.active = f
+	if res.torn {
+		// The tail was never acknowledged: Append returns only after the fsync that
+		// covers a whole frame, and this frame is not whole.
+		if err := f.Truncate(res.end); err != nil {
+			return fmt.Errorf("truncate torn tail of %s at %d: %w", seg.name, res.end, err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", seg.name, err)
 		}
 	}
+	if _, err := f.Seek(res.end, 0); err != nil {
+		return fmt.Errorf("seek %s: %w", seg.name, err)
+	}
+	s.size = res.end
 	return nil
 }
 
-// index adds a record read at open to the in-memory index after checking that it
-// continues the log: its stream version and its link to the previous hash.
-func (s *Store) index(rec *ledger.Record, l loc) error {
-	want := ledger.Version(len(s.streams[rec.Stream])) + 1
-	switch {
-	case rec.Version != want:
-		return &ledger.CorruptionError{Position: rec.Position, Reason: fmt.Sprintf("stream %q version %d, want %d", rec.Stream, rec.Version, want)}
-	case rec.PrevHash != s.lastHash:
-		return &ledger.CorruptionError{Position: rec.Position, Reason: "previous hash does not match the hash of the record before"}
+// loadIndex builds the index of the log held by segs (whose read handles are open): it
+// loads the checkpoint if it matches them and scans only what it does not cover;
+// otherwise it logs why and scans them all. withTail says segs ends with the active
+// segment, whose torn tail is reported in the result rather than refused. The result
+// says where the last segment's good part ends.
+func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger) (*index, scanResult, error) {
+	x, from, start, err := loadCheckpoint(dir, segs)
+	if err != nil {
+		if errors.Is(err, errCheckpointMissing) {
+			logger.Info("filestore: no index checkpoint, reading the whole log", "dir", dir)
+		} else {
+			logger.Warn("filestore: index checkpoint ignored, reading the whole log", "dir", dir, "reason", err.Error())
+		}
+		fresh := newIndex()
+		x, from, start = &fresh, 0, 0
 	}
-	if _, dup := s.ids[rec.ID]; dup {
-		return &ledger.CorruptionError{Position: rec.Position, Reason: fmt.Sprintf("event id %s stored twice", rec.ID)}
+	var res scanResult
+	for i := from; i < len(segs); i++ {
+		seg := segs[i]
+		if start == 0 && seg.first != x.last+1 {
+			return nil, res, &ledger.CorruptionError{Position: x.last + 1, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, x.last+1)}
+		}
+		idx := uint32(i)
+		res, err = scanSegment(seg, start, x.last+1, withTail && i == len(segs)-1, func(b []byte, off int64) error {
+			k, err := ledger.DecodeKey(b)
+			if err != nil {
+				return &ledger.CorruptionError{Position: x.last + 1, Reason: fmt.Sprintf("decode record: %v", err)}
+			}
+			return x.add(&k, loc{seg: idx, off: off, n: uint32(len(b))})
+		})
+		if err != nil {
+			return nil, res, err
+		}
+		start = 0
 	}
-	s.locs = append(s.locs, l)
-	s.streams[rec.Stream] = append(s.streams[rec.Stream], rec.Position)
-	s.ids[rec.ID] = rec.Position
-	s.committed = rec.Position
-	s.lastHash = rec.Hash
-	s.lastTime = rec.RecordedAt
-	return nil
+	return x, res, nil
+}
+
+// loadCheckpoint reads the checkpoint and checks that it matches the log in segs (see
+// the checkpoint's format for what that means). It returns the index and where to scan
+// from: the segment and offset just past what the checkpoint covers.
+func loadCheckpoint(dir string, segs []segment) (*index, int, int64, error) {
+	x, covers, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if len(covers) > len(segs) {
+		return nil, 0, 0, fmt.Errorf("index checkpoint covers %d segments, the log has %d", len(covers), len(segs))
+	}
+	for i, c := range covers {
+		seg := segs[i]
+		if c.first != seg.first {
+			return nil, 0, 0, fmt.Errorf("index checkpoint's segment %d starts at position %d, the log's %s", i, c.first, seg.name)
+		}
+		fi, err := seg.rf.Stat()
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("stat segment %s: %w", seg.name, err)
+		}
+		if last := i == len(covers)-1; fi.Size() < c.bytes || (!last && fi.Size() != c.bytes) {
+			return nil, 0, 0, fmt.Errorf("index checkpoint covers %d bytes of segment %s, which has %d", c.bytes, seg.name, fi.Size())
+		}
+	}
+	last := len(covers) - 1
+	if x.last == 0 {
+		if covers[0].bytes != headerBytes || len(covers) != 1 {
+			return nil, 0, 0, errors.New("index checkpoint of an empty log covers records")
+		}
+		return x, last, headerBytes, nil
+	}
+	// The record at the checkpoint's position is where it says, is the one it says, and
+	// ends what it covers: so the log it was taken of is this one, up to there.
+	l := x.locs[x.last-1]
+	rec, err := readRecord(segs[l.seg], l, x.last)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if rec.Hash != x.lastHash || rec.ComputeHash() != rec.Hash {
+		return nil, 0, 0, fmt.Errorf("record at position %d does not have the index checkpoint's hash", x.last)
+	}
+	if int(l.seg) != last || l.off+int64(l.n) != covers[last].bytes {
+		return nil, 0, 0, fmt.Errorf("index checkpoint's position %d does not end what it covers", x.last)
+	}
+	if ps := x.stream(rec.Stream); len(ps) != int(rec.Version) || ps[len(ps)-1] != x.last {
+		return nil, 0, 0, fmt.Errorf("index checkpoint's stream %q does not end at position %d", rec.Stream, x.last)
+	}
+	if p, ok := x.ids.get(rec.ID); !ok || p != x.last {
+		return nil, 0, 0, fmt.Errorf("index checkpoint does not map event %s to position %d", rec.ID, x.last)
+	}
+	x.lastTime = rec.RecordedAt
+	return x, last, covers[last].bytes, nil
+}
+
+// checkpoint writes the index checkpoint of x covering segs (whose read handles are open;
+// the last is covered up to size, the others whole). ckptMu is held.
+func (s *Store) checkpoint(x *index, segs []segment, size int64) error {
+	covers := make([]segCover, len(segs))
+	for i, seg := range segs {
+		covers[i] = segCover{first: seg.first, bytes: size}
+		if i < len(segs)-1 {
+			fi, err := seg.rf.Stat()
+			if err != nil {
+				return fmt.Errorf("stat segment %s: %w", seg.name, err)
+			}
+			covers[i].bytes = fi.Size()
+		}
+	}
+	return writeCheckpoint(s.dir, x, covers)
+}
+
+// checkpointSealed writes, in the background, the checkpoint of the log up to the end of
+// segment sealed-1 (segments before sealed are written, synced and never written again).
+// It builds that index apart from the store's, from the previous checkpoint and the
+// segments after it, so that appends are not held up. Only one runs at a time; a seal
+// while one runs is left to the next seal or to Close.
+func (s *Store) checkpointSealed(segs []segment) {
+	if !s.ckptMu.TryLock() {
+		return
+	}
+	s.ckptWG.Add(1)
+	go func() {
+		defer s.ckptWG.Done()
+		defer s.ckptMu.Unlock()
+		x, res, err := loadIndex(s.dir, segs, false, s.opts.Logger)
+		if err == nil {
+			err = s.checkpoint(x, segs, res.end)
+		}
+		if err != nil {
+			s.opts.Logger.Warn("filestore: index checkpoint not written", "dir", s.dir, "err", err.Error())
+		}
+	}()
 }
 
 func (s *Store) addSegment(seg segment) error {
@@ -343,12 +466,12 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 		s.queue = append(s.queue, chunk{w: w})
 		return res, w, nil
 	}
-	current := ledger.Version(len(s.streams[stream]))
+	current := ledger.Version(len(s.stream(stream)))
 	if !expected.Matches(current) {
 		return ledger.AppendResult{}, nil, &ledger.VersionError{Stream: stream, Expected: expected, Actual: current}
 	}
 	if s.size >= s.opts.SegmentBytes {
-		if err := s.roll(s.decided + 1); err != nil {
+		if err := s.roll(s.last + 1); err != nil {
 			return ledger.AppendResult{}, nil, err
 		}
 	}
@@ -363,7 +486,7 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	frame := append(s.frames, make([]byte, frameHeader)...)
 	recs := s.recs[:0]
 	segIdx := uint32(len(s.segs) - 1)
-	next := s.decided + 1
+	next := s.last + 1
 	res.Positions = make([]ledger.Position, len(events))
 	locs := make([]loc, len(events))
 	for i, e := range events {
@@ -387,9 +510,10 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	binary.BigEndian.PutUint32(frame[fstart+4:], crc32.Checksum(payload, castagnoli))
 	s.mu.Lock()
 	s.locs = append(s.locs, locs...)
+	si := s.streamNumber(stream)
 	for i := range recs {
-		s.streams[stream] = append(s.streams[stream], recs[i].Position)
-		s.ids[recs[i].ID] = recs[i].Position
+		s.streams[si] = append(s.streams[si], recs[i].Position)
+		s.ids.put(recs[i].ID, recs[i].Position)
 	}
 	s.pending = append(s.pending, recs...)
 	s.mu.Unlock()
@@ -397,8 +521,8 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	s.recs = recs[:0]
 	s.frames = frame
 	s.size += int64(len(frame) - fstart)
-	s.decided = next + ledger.Position(len(events)) - 1
-	w := &waiter{last: s.decided, done: make(chan struct{})}
+	s.last = next + ledger.Position(len(events)) - 1
+	w := &waiter{last: s.last, done: make(chan struct{})}
 	s.queue = append(s.queue, chunk{off: fstart, end: len(frame), w: w})
 	return res, w, nil
 }
@@ -456,6 +580,12 @@ func (s *Store) flush(work []chunk, frames []byte) {
 			from = to
 			s.active.Close()
 			s.active = c.roll
+			if err == nil {
+				s.mu.RLock()
+				sealed := append([]segment(nil), s.segs[:c.seg]...)
+				s.mu.RUnlock()
+				s.checkpointSealed(sealed)
+			}
 			continue
 		}
 		if c.end > c.off {
@@ -529,14 +659,14 @@ func (s *Store) roll(first ledger.Position) error {
 		return s.failed
 	}
 	s.size = headerBytes
-	s.queue = append(s.queue, chunk{roll: f})
+	s.queue = append(s.queue, chunk{roll: f, seg: len(s.segs) - 1})
 	return nil
 }
 
 // lookup finds a stored or decided record by event ID. s.decideMu is held: ids is read
 // without mu; what the syncer changes is read under mu.
 func (s *Store) lookup(id uuid.UUID) (ledger.Record, bool, error) {
-	p, ok := s.ids[id]
+	p, ok := s.ids.get(id)
 	if !ok {
 		return ledger.Record{}, false, nil
 	}
@@ -574,7 +704,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from ledger.Versi
 				return
 			}
 			s.mu.RLock()
-			ps := s.streams[stream]
+			ps := s.stream(stream)
 			if int(v) > len(ps) || ps[v-1] > s.committed {
 				s.mu.RUnlock()
 				return
@@ -664,12 +794,21 @@ func (s *Store) Verify(ctx context.Context) (ledger.VerifyReport, error) {
 	records := func(yield func(ledger.Record, error) bool) {
 		stop := errors.New("stop")
 		for i, seg := range segs {
-			_, err := scanSegment(seg, i == len(segs)-1, func(rec *ledger.Record, off int64, _ int) error {
-				if rec.Position > head {
+			next := seg.first
+			_, err := scanSegment(seg, 0, seg.first, i == len(segs)-1, func(b []byte, off int64) error {
+				if next > head {
 					return stop
 				}
 				where = fmt.Sprintf("segment %s offset %d", seg.name, off)
-				if !yield(*rec, nil) {
+				var rec ledger.Record
+				if err := rec.UnmarshalBinary(b); err != nil {
+					return &ledger.CorruptionError{Position: next, Reason: fmt.Sprintf("decode record: %v", err)}
+				}
+				if rec.Position != next {
+					return &ledger.CorruptionError{Position: next, Reason: fmt.Sprintf("record has position %d, want %d", rec.Position, next)}
+				}
+				next++
+				if !yield(rec, nil) {
 					return stop
 				}
 				return nil
@@ -710,7 +849,29 @@ func (s *Store) Close() error {
 	}
 	<-s.stopped
 	s.head.Close()
+	s.ckptWG.Wait()
+	s.writeCloseCheckpoint()
 	return s.closeFiles()
+}
+
+// writeCloseCheckpoint writes the checkpoint of the whole log, once the syncer has
+// stopped, so that the next Open need not read the log. A store that failed writes none:
+// what is on disk is for the next Open to find out. Not writing one is logged, not
+// returned: the log is whole without it.
+func (s *Store) writeCloseCheckpoint() {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.failed != nil {
+		return
+	}
+	if s.last != s.committed || len(s.pending) != 0 {
+		panic(fmt.Sprintf("filestore: closed with position %d decided, %d durable", s.last, s.committed))
+	}
+	if err := s.checkpoint(&s.index, s.segs, s.size); err != nil {
+		s.opts.Logger.Warn("filestore: index checkpoint not written", "dir", s.dir, "err", err.Error())
+	}
 }
 
 func (s *Store) closeFiles() error {
