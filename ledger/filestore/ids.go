@@ -82,6 +82,20 @@ func (x *idIndex) get(id uuid.UUID) (ledger.Position, bool) {
 
 func (x *idIndex) put(id uuid.UUID, p ledger.Position) { x.more[id] = p }
 
+// add puts id at p unless id is indexed already, which it reports as false (and then the
+// entry may have been overwritten: the caller discards the index). One map access where
+// get and put are two: this is what indexing a record at open costs most.
+func (x *idIndex) add(id uuid.UUID, p ledger.Position) bool {
+	if len(x.base) > 0 {
+		if _, dup := x.get(id); dup {
+			return false
+		}
+	}
+	n := len(x.more)
+	x.more[id] = p
+	return len(x.more) > n
+}
+
 func (x *idIndex) len() int { return len(x.base) + len(x.more) }
 
 // sorted returns every entry with a position up to last, sorted by compareIDs.

@@ -76,12 +76,11 @@ func (x *index) add(k *ledger.RecordKey, l loc) error {
 	case k.PrevHash != x.lastHash:
 		return &ledger.CorruptionError{Position: k.Position, Reason: "previous hash does not match the hash of the record before"}
 	}
-	if _, dup := x.ids.get(k.ID); dup {
+	if !x.ids.add(k.ID, k.Position) {
 		return &ledger.CorruptionError{Position: k.Position, Reason: fmt.Sprintf("event id %s stored twice", uuid.UUID(k.ID))}
 	}
 	x.locs = append(x.locs, l)
 	x.streams[si] = append(x.streams[si], k.Position)
-	x.ids.put(k.ID, k.Position)
 	x.last = k.Position
 	x.lastHash = k.Hash
 	x.lastTime = time.Unix(0, k.RecordedAt).UTC()
