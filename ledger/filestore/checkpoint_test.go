@@ -286,12 +286,12 @@ func mustRead(tb testing.TB, name string) []byte {
 	return b
 }
 
-// TestStore_CheckpointOnSeal appends across many small segments without closing: each
-// sealed segment leads to a checkpoint written in the background, so that a crash leaves
-// a checkpoint near the head. Reopening a copy uses it.
+// TestStore_CheckpointOnSeal appends across many small segments without closing: sealed
+// segments lead to checkpoints written in the background, so that a crash leaves a
+// checkpoint near the head. Reopening a copy uses it.
 func TestStore_CheckpointOnSeal(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir, filestore.Options{SegmentBytes: 2048})
+	s := open(t, dir, filestore.Options{SegmentBytes: 2048, CheckpointRecords: 1})
 	want := fill(t, s, 80)
 	require.Greater(t, len(segments(t, dir)), 5)
 	require.Eventually(t, func() bool {
@@ -299,12 +299,20 @@ func TestStore_CheckpointOnSeal(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
 	crashed := snapshotDir(t, dir)
-	opts, logs := logged(filestore.Options{SegmentBytes: 2048})
+	opts, logs := logged(filestore.Options{SegmentBytes: 2048, CheckpointRecords: 1})
 	s2 := open(t, crashed, opts)
 	assert.Empty(t, logs.String(), "the checkpoint is used")
 	requireLog(t, s2, want)
 	requireFullScanAgrees(t, crashed, viewOf(t, s2))
 	require.NoError(t, s.Close())
+
+	// With the default, a log this small is not worth a checkpoint before Close.
+	dir = t.TempDir()
+	s = open(t, dir, filestore.Options{SegmentBytes: 2048})
+	fill(t, s, 80)
+	require.NoFileExists(t, filepath.Join(dir, "INDEX"))
+	require.NoError(t, s.Close())
+	require.FileExists(t, filepath.Join(dir, "INDEX"))
 }
 
 // TestStore_CheckpointEmpty closes a store with nothing in it and reopens it.

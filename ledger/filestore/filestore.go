@@ -8,8 +8,9 @@
 //
 // Integrity: every frame carries a CRC-32C, every record the SHA-256 hash chain. The store
 // keeps an index in memory (stream -> positions, event ID -> position, position -> file
-// offset). Close, and a background writer whenever a segment is sealed, write it to an
-// index checkpoint (the file INDEX; see index.go for its format). Open loads the
+// offset). Close writes it to an index checkpoint (the file INDEX; see index.go for its
+// format), and so does a background writer when a segment is sealed and enough was
+// appended since the last checkpoint (Options.CheckpointRecords). Open loads the
 // checkpoint if it matches the log — its segments have the sizes it records and the
 // record at its position has the hash it records — and reads only the records after it;
 // otherwise (no checkpoint, or one damaged, of an unknown version or not matching, which
@@ -40,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,10 +65,18 @@ type Options struct {
 	// Logger receives what the store does not return as an error: an index checkpoint
 	// ignored or not written (default slog.Default()).
 	Logger *slog.Logger
+	// CheckpointRecords is how many records must have been appended since the last index
+	// checkpoint (and at least half as many as it covers) for a sealed segment to lead to
+	// a new one, written in the background (default checkpointRecordsDefault; negative:
+	// only Close writes one). It bounds what Open reads after a crash to about that many
+	// records, or a third of the log, plus a segment, at a cost while appending of about
+	// three index writes per log size.
+	CheckpointRecords int
 }
 
 const (
-	segmentBytesDefault = 64 << 20
+	segmentBytesDefault      = 64 << 20
+	checkpointRecordsDefault = 250_000
 	// readChunkBytes is how much ReadAll reads from a segment at a time.
 	readChunkBytes = 1 << 20
 )
@@ -121,8 +131,9 @@ type Store struct {
 
 	// ckptMu is held by whoever writes the index checkpoint; ckptWG counts background
 	// writers, which Close waits for.
-	ckptMu sync.Mutex
-	ckptWG sync.WaitGroup
+	ckptMu  sync.Mutex
+	ckptWG  sync.WaitGroup
+	ckptPos atomic.Uint64 // position the last checkpoint read or written covers
 
 	active *os.File // the segment being written; the syncer's after Open
 }
@@ -157,6 +168,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.CheckpointRecords == 0 {
+		opts.CheckpointRecords = checkpointRecordsDefault
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filestore: create %s: %w", dir, err)
@@ -223,10 +237,11 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
-	x, res, err := loadIndex(s.dir, s.segs, true, s.opts.Logger, true)
+	x, res, ckpt, err := loadIndex(s.dir, s.segs, true, s.opts.Logger, true)
 	if err != nil {
 		return err
 	}
+	s.ckptPos.Store(uint64(ckpt))
 	s.index = *x
 	s.committed = x.last
 	seg := s.segs[len(s.segs)-1]
@@ -256,9 +271,9 @@ func (s *Store) recover() error {
 // loads the checkpoint if it matches them and scans only what it does not cover;
 // otherwise it logs why and scans them all. withTail says segs ends with the active
 // segment, whose torn tail is reported in the result rather than refused. The result
-// says where the last segment's good part ends. A missing checkpoint is logged only if
-// logMissing is set.
-func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, logMissing bool) (*index, scanResult, error) {
+// says where the last segment's good part ends, and the position the checkpoint covered
+// (0 if none was used). A missing checkpoint is logged only if logMissing is set.
+func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, logMissing bool) (*index, scanResult, ledger.Position, error) {
 	x, from, start, err := loadCheckpoint(dir, segs)
 	if err != nil {
 		if errors.Is(err, errCheckpointMissing) {
@@ -271,11 +286,12 @@ func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, l
 		fresh := newIndex()
 		x, from, start = &fresh, 0, 0
 	}
+	ckpt := x.last
 	var res scanResult
 	for i := from; i < len(segs); i++ {
 		seg := segs[i]
 		if start == 0 && seg.first != x.last+1 {
-			return nil, res, &ledger.CorruptionError{Position: x.last + 1, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, x.last+1)}
+			return nil, res, 0, &ledger.CorruptionError{Position: x.last + 1, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, x.last+1)}
 		}
 		idx := uint32(i)
 		res, err = scanSegment(seg, start, x.last+1, withTail && i == len(segs)-1, func(b []byte, off int64) error {
@@ -286,11 +302,11 @@ func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, l
 			return x.add(&k, loc{seg: idx, off: off, n: uint32(len(b))})
 		})
 		if err != nil {
-			return nil, res, err
+			return nil, res, 0, err
 		}
 		start = 0
 	}
-	return x, res, nil
+	return x, res, ckpt, nil
 }
 
 // loadCheckpoint reads the checkpoint and checks that it matches the log in segs (see
@@ -365,21 +381,26 @@ func (s *Store) checkpoint(x *index, segs []segment, size int64) error {
 }
 
 // checkpointSealed writes, in the background, the checkpoint of the log up to the end of
-// segment sealed-1 (segments before sealed are written, synced and never written again).
+// the last of segs (which are written, synced and never written again), if enough was
+// appended since the last checkpoint (Options.CheckpointRecords).
 // It builds that index apart from the store's, from the previous checkpoint and the
 // segments after it, so that appends are not held up. Only one runs at a time; a seal
 // while one runs is left to the next seal or to Close.
-func (s *Store) checkpointSealed(segs []segment) {
-	if !s.ckptMu.TryLock() {
+func (s *Store) checkpointSealed(segs []segment, end ledger.Position) {
+	last, every := ledger.Position(s.ckptPos.Load()), s.opts.CheckpointRecords
+	if every < 0 || end-last < max(ledger.Position(every), last/2) || !s.ckptMu.TryLock() {
 		return
 	}
 	s.ckptWG.Add(1)
 	go func() {
 		defer s.ckptWG.Done()
 		defer s.ckptMu.Unlock()
-		x, res, err := loadIndex(s.dir, segs, false, s.opts.Logger, false)
+		x, res, _, err := loadIndex(s.dir, segs, false, s.opts.Logger, false)
 		if err == nil {
 			err = s.checkpoint(x, segs, res.end)
+		}
+		if err == nil {
+			s.ckptPos.Store(uint64(x.last))
 		}
 		if err != nil {
 			s.opts.Logger.Warn("filestore: index checkpoint not written", "dir", s.dir, "err", err.Error())
@@ -652,8 +673,9 @@ func (s *Store) flush(work []chunk, frames []byte) {
 			if err == nil {
 				s.mu.RLock()
 				sealed := append([]segment(nil), s.segs[:c.seg]...)
+				end := s.segs[c.seg].first - 1
 				s.mu.RUnlock()
-				s.checkpointSealed(sealed)
+				s.checkpointSealed(sealed, end)
 			}
 			continue
 		}

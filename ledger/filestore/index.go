@@ -91,8 +91,8 @@ func (x *index) add(k *ledger.RecordKey, l loc) error {
 //
 // A checkpoint is the index of the log up to a position, written to the file INDEX so
 // that Open loads it instead of reading the whole log, and scans only what was appended
-// after it. It is written on Close and, in the background, when a segment is sealed;
-// always to a temporary file that is synced and renamed into place, so a crash leaves the
+// after it. It is written on Close and, in the background, when a segment is sealed
+// (see Options.CheckpointRecords); always to a temporary file that is synced and renamed into place, so a crash leaves the
 // old checkpoint or the new one, whole.
 //
 //	checkpoint = magic "TLIDX\x00\x00" | version byte | position uint64 | hash [32]
