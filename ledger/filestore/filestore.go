@@ -112,6 +112,7 @@ type Store struct {
 	closed   bool            // no more appends
 	size     int64           // bytes in the active segment once every decided frame is written
 	queue    []chunk         // decided frames and waiters for the syncer, in order
+	next     *batch          // the appenders waiting for queue to be durable
 	waiting  int             // waiters in queue
 	gather   int             // > 0: the syncer is gathering a batch; wake it once waiting reaches it
 	frames   []byte          // the queued frames, back to back in queue order (chunk.off, chunk.end)
@@ -139,19 +140,18 @@ type Store struct {
 }
 
 // chunk is a unit of work for the syncer: a frame to write (frames[off:end] of the queue
-// it was taken with; off == end for none) and the appender waiting for it, or (roll set) a
-// switch to a new segment.
+// it was taken with; off == end for none) for an appender waiting until position last is
+// durable (0: none), or (roll set) a switch to a new segment.
 type chunk struct {
 	off, end int
-	w        *waiter
+	last     ledger.Position
 	roll     *os.File
 	seg      int // with roll: the index of the segment started
 }
 
-// waiter is an appender waiting for its batch to be durable.
-type waiter struct {
-	last ledger.Position // last position of the batch (or of the original, for a retry)
-	kick bool            // the appender is to wake the syncer (see Store.gather)
+// batch is the appenders waiting for one write and fsync: the syncer sets err and closes
+// done. One per fsync rather than one per appender: a batch holds dozens.
+type batch struct {
 	err  error
 	done chan struct{}
 }
@@ -443,14 +443,14 @@ func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledge
 	if err := ctx.Err(); err != nil {
 		return ledger.AppendResult{}, err
 	}
-	res, w, err := s.decide(stream, expected, events)
-	if err != nil || w == nil {
+	res, b, kick, err := s.decide(stream, expected, events)
+	if err != nil || b == nil {
 		return res, err
 	}
 	if decided != nil && !res.Duplicate {
 		decided(res)
 	}
-	if w.kick {
+	if kick {
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -459,47 +459,49 @@ func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledge
 	// Once queued the append is decided; waiting for it is bounded by one write and
 	// fsync, so the context is not consulted again (returning early would leave the
 	// caller not knowing the outcome).
-	<-w.done
-	if w.err != nil {
-		return ledger.AppendResult{}, w.err
+	<-b.done
+	if b.err != nil {
+		return ledger.AppendResult{}, b.err
 	}
 	return res, nil
 }
 
 // decide checks a batch against the index and, if it is to be appended, encodes it,
 // enters it in the index (past committed, where readers do not look) and queues it. It
-// returns the waiter to wait on, or nil when the answer needs no fsync.
-func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.Event) (ledger.AppendResult, *waiter, error) {
+// returns the batch to wait for, or nil when the answer needs no fsync, and whether to
+// wake the syncer.
+func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.Event) (ledger.AppendResult, *batch, bool, error) {
 	s.decideMu.Lock()
 	defer s.decideMu.Unlock()
 	if s.closed {
-		return ledger.AppendResult{}, nil, ledger.ErrClosed
+		return ledger.AppendResult{}, nil, false, ledger.ErrClosed
 	}
 	s.mu.RLock()
 	failed, committed := s.failed, s.committed
 	s.mu.RUnlock()
 	if failed != nil {
-		return ledger.AppendResult{}, nil, failed
+		return ledger.AppendResult{}, nil, false, failed
 	}
 	res, dup, err := logutil.CheckRetry(stream, expected, events, s.lookup)
 	if err != nil {
-		return res, nil, err
+		return res, nil, false, err
 	}
 	if dup {
 		last := res.Positions[len(res.Positions)-1]
 		if last <= committed {
-			return res, nil, nil
+			return res, nil, false, nil
 		}
 		// The original is decided but not yet durable: answer after the fsync covering it.
-		return res, s.enqueue(chunk{}, last), nil
+		b, kick := s.enqueue(chunk{}, last)
+		return res, b, kick, nil
 	}
 	current := ledger.Version(len(s.stream(stream)))
 	if !expected.Matches(current) {
-		return ledger.AppendResult{}, nil, &ledger.VersionError{Stream: stream, Expected: expected, Actual: current}
+		return ledger.AppendResult{}, nil, false, &ledger.VersionError{Stream: stream, Expected: expected, Actual: current}
 	}
 	if s.size >= s.opts.SegmentBytes {
 		if err := s.roll(s.last + 1); err != nil {
-			return ledger.AppendResult{}, nil, err
+			return ledger.AppendResult{}, nil, false, err
 		}
 	}
 	at := s.opts.Now().UTC()
@@ -549,16 +551,21 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	s.frames = frame
 	s.size += int64(len(frame) - fstart)
 	s.last = next + ledger.Position(len(events)) - 1
-	return res, s.enqueue(chunk{off: fstart, end: len(frame)}, s.last), nil
+	b, kick := s.enqueue(chunk{off: fstart, end: len(frame)}, s.last)
+	return res, b, kick, nil
 }
 
-// enqueue queues c with a waiter for position last. s.decideMu is held.
-func (s *Store) enqueue(c chunk, last ledger.Position) *waiter {
-	c.w = &waiter{last: last, done: make(chan struct{})}
+// enqueue queues c for an appender waiting until position last is durable, and returns
+// the batch to wait for and whether to wake the syncer (see gatherBatch). s.decideMu is
+// held.
+func (s *Store) enqueue(c chunk, last ledger.Position) (*batch, bool) {
+	if s.next == nil {
+		s.next = &batch{done: make(chan struct{})}
+	}
+	c.last = last
 	s.queue = append(s.queue, c)
 	s.waiting++
-	c.w.kick = s.gather == 0 || s.waiting >= s.gather
-	return c.w
+	return s.next, s.gather == 0 || s.waiting >= s.gather
 }
 
 // syncer is the goroutine that makes decided batches durable: it takes everything queued,
@@ -579,12 +586,14 @@ func (s *Store) syncer() {
 		}
 		s.waiting = 0
 		work, s.queue = s.queue, work[:0]
+		b := s.next
+		s.next = nil
 		frames, s.frames = s.frames, frames[:0] // the appenders fill the other buffer meanwhile
 		closed := s.closed
 		s.decideMu.Unlock()
 		if len(work) > 0 {
 			t0 := time.Now()
-			s.flush(work, frames)
+			s.flush(work, frames, b)
 			g.flush = time.Since(t0)
 			clear(work)
 		}
@@ -656,7 +665,7 @@ func (s *Store) gatherBatch(g *gathering) {
 
 // flush writes work in order, syncs, publishes and answers the waiters. frames holds the
 // chunks' frames, back to back in order: what goes to one segment is written at once.
-func (s *Store) flush(work []chunk, frames []byte) {
+func (s *Store) flush(work []chunk, frames []byte, b *batch) {
 	s.mu.RLock()
 	err := s.failed
 	s.mu.RUnlock()
@@ -685,9 +694,7 @@ func (s *Store) flush(work []chunk, frames []byte) {
 			}
 			to = c.end
 		}
-		if c.w != nil {
-			last = max(last, c.w.last)
-		}
+		last = max(last, c.last)
 	}
 	if err == nil {
 		err = s.writeSync(frames[from:to])
@@ -710,11 +717,9 @@ func (s *Store) flush(work []chunk, frames []byte) {
 	if err == nil && last > 0 {
 		s.head.Set(last)
 	}
-	for _, c := range work {
-		if c.w != nil {
-			c.w.err = err
-			close(c.w.done)
-		}
+	if b != nil {
+		b.err = err
+		close(b.done)
 	}
 }
 
