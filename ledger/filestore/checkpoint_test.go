@@ -2,6 +2,8 @@ package filestore_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -313,6 +315,29 @@ func TestStore_CheckpointOnSeal(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(dir, "INDEX"))
 	require.NoError(t, s.Close())
 	require.FileExists(t, filepath.Join(dir, "INDEX"))
+}
+
+// TestStore_CheckpointEmptySegment: a crash right after a segment was started leaves it
+// empty (header only); a checkpoint written after that covers it, and is used.
+func TestStore_CheckpointEmptySegment(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, filestore.Options{})
+	want := fill(t, s, 10)
+	require.NoError(t, s.Close())
+	next := uint64(len(want) + 1)
+	hdr := binary.BigEndian.AppendUint64([]byte("TLSEG\x00\x00\x01"), next)
+	writeFile(t, filepath.Join(dir, fmt.Sprintf("%020d.seg", next)), hdr)
+
+	s = open(t, dir, filestore.Options{})
+	requireLog(t, s, want)
+	require.NoError(t, s.Close())
+	opts, logs := logged(filestore.Options{})
+	s = open(t, dir, opts)
+	assert.Empty(t, logs.String(), "the checkpoint is used")
+	requireLog(t, s, want)
+	want = append(want, fill(t, s, 3)...)
+	requireLog(t, s, want)
+	requireFullScanAgrees(t, dir, viewOf(t, s))
 }
 
 // TestStore_CheckpointEmpty closes a store with nothing in it and reopens it.
