@@ -121,7 +121,16 @@ func TestStore_CheckpointUsed(t *testing.T) {
 	v := viewOf(t, s)
 	requireFullScanAgrees(t, dir, v)
 
-	_, err := s.Append(ctx, "contract-0", ledger.Exactly(ledger.Version(len(v.streams["contract-0"]))), storetest.Ev("PaymentRecorded", 9000))
+	// Closing a store nothing was appended to leaves the checkpoint as it is.
+	ro := snapshotDir(t, dir)
+	before, err := os.Stat(filepath.Join(ro, "INDEX"))
+	require.NoError(t, err)
+	require.NoError(t, open(t, ro, filestore.Options{}).Close())
+	after, err := os.Stat(filepath.Join(ro, "INDEX"))
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(before, after), "the checkpoint is not rewritten")
+
+	_, err = s.Append(ctx, "contract-0", ledger.Exactly(ledger.Version(len(v.streams["contract-0"]))), storetest.Ev("PaymentRecorded", 9000))
 	require.NoError(t, err)
 	_, err = s.Append(ctx, "contract-new", ledger.NoStream, storetest.Ev("ContractRegistered", 9001))
 	require.NoError(t, err)

@@ -135,6 +135,7 @@ type Store struct {
 	ckptMu  sync.Mutex
 	ckptWG  sync.WaitGroup
 	ckptPos atomic.Uint64 // position the last checkpoint read or written covers
+	ckptHas atomic.Bool   // a checkpoint was read or written
 
 	active *os.File // the segment being written; the syncer's after Open
 }
@@ -237,11 +238,12 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
-	x, res, ckpt, err := loadIndex(s.dir, s.segs, true, s.opts.Logger, true)
+	x, res, ckpt, used, err := loadIndex(s.dir, s.segs, true, s.opts.Logger, true)
 	if err != nil {
 		return err
 	}
 	s.ckptPos.Store(uint64(ckpt))
+	s.ckptHas.Store(used)
 	s.index = *x
 	s.committed = x.last
 	seg := s.segs[len(s.segs)-1]
@@ -271,10 +273,11 @@ func (s *Store) recover() error {
 // loads the checkpoint if it matches them and scans only what it does not cover;
 // otherwise it logs why and scans them all. withTail says segs ends with the active
 // segment, whose torn tail is reported in the result rather than refused. The result
-// says where the last segment's good part ends, and the position the checkpoint covered
-// (0 if none was used). A missing checkpoint is logged only if logMissing is set.
-func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, logMissing bool) (*index, scanResult, ledger.Position, error) {
+// says where the last segment's good part ends, and whether a checkpoint was used and the
+// position it covered. A missing checkpoint is logged only if logMissing is set.
+func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, logMissing bool) (x *index, res scanResult, ckpt ledger.Position, used bool, err error) {
 	x, from, start, err := loadCheckpoint(dir, segs)
+	used = err == nil
 	if err != nil {
 		if errors.Is(err, errCheckpointMissing) {
 			if logMissing {
@@ -286,12 +289,11 @@ func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, l
 		fresh := newIndex()
 		x, from, start = &fresh, 0, 0
 	}
-	ckpt := x.last
-	var res scanResult
+	ckpt = x.last
 	for i := from; i < len(segs); i++ {
 		seg := segs[i]
 		if start == 0 && seg.first != x.last+1 {
-			return nil, res, 0, &ledger.CorruptionError{Position: x.last + 1, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, x.last+1)}
+			return nil, res, 0, false, &ledger.CorruptionError{Position: x.last + 1, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, x.last+1)}
 		}
 		idx := uint32(i)
 		res, err = scanSegment(seg, start, x.last+1, withTail && i == len(segs)-1, func(b []byte, off int64) error {
@@ -302,11 +304,11 @@ func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, l
 			return x.add(&k, loc{seg: idx, off: off, n: uint32(len(b))})
 		})
 		if err != nil {
-			return nil, res, 0, err
+			return nil, res, 0, false, err
 		}
 		start = 0
 	}
-	return x, res, ckpt, nil
+	return x, res, ckpt, used, nil
 }
 
 // loadCheckpoint reads the checkpoint and checks that it matches the log in segs (see
@@ -400,12 +402,13 @@ func (s *Store) checkpointSealed(segs []segment, end ledger.Position) {
 	go func() {
 		defer s.ckptWG.Done()
 		defer s.ckptMu.Unlock()
-		x, res, _, err := loadIndex(s.dir, segs, false, s.opts.Logger, false)
+		x, res, _, _, err := loadIndex(s.dir, segs, false, s.opts.Logger, false)
 		if err == nil {
 			err = s.checkpoint(x, segs, res.end)
 		}
 		if err == nil {
 			s.ckptPos.Store(uint64(x.last))
+			s.ckptHas.Store(true)
 		}
 		if err != nil {
 			s.opts.Logger.Warn("filestore: index checkpoint not written", "dir", s.dir, "err", err.Error())
@@ -956,7 +959,8 @@ func (s *Store) Close() error {
 }
 
 // writeCloseCheckpoint writes the checkpoint of the whole log, once the syncer has
-// stopped, so that the next Open need not read the log. A store that failed writes none:
+// stopped, so that the next Open need not read the log, unless the last checkpoint read or
+// written already covers it. A store that failed writes none:
 // what is on disk is for the next Open to find out. Not writing one is logged, not
 // returned: the log is whole without it.
 func (s *Store) writeCloseCheckpoint() {
@@ -969,6 +973,9 @@ func (s *Store) writeCloseCheckpoint() {
 	}
 	if s.last != s.committed || len(s.pending) != 0 {
 		panic(fmt.Sprintf("filestore: closed with position %d decided, %d durable", s.last, s.committed))
+	}
+	if s.ckptHas.Load() && uint64(s.committed) == s.ckptPos.Load() {
+		return // nothing appended since the checkpoint: a read-only session rewrites nothing
 	}
 	if err := s.checkpoint(&s.index, s.segs, s.size); err != nil {
 		s.opts.Logger.Warn("filestore: index checkpoint not written", "dir", s.dir, "err", err.Error())
