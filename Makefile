@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzFingerprint$$' -fuzztime 30s ./commands/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadCheckpoint$$' -fuzztime 30s ./ledger/filestore/
 
 ## demo: the embedded store loaded with sample data, served over HTTP.
 demo:

@@ -128,8 +128,13 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		return Outcome{Status: StatusDuplicate, CommandID: head.CommandID, ContractID: prior.contractID, Positions: prior.positions}, nil
 	}
 	stream := ledger.ContractStream(cmd.Contract())
+	// The first attempt decides on the cached contract without asking the log whether its
+	// stream moved on: if it did, the append's expected version does not match and the
+	// next attempt reads what is new. A rejection, though, is only given on the contract
+	// as the log has it (a cached contract behind the log could refuse what the log allows).
+	fresh := false
 	for range RetriesMax {
-		c, err := h.load(ctx, cmd.Contract(), stream)
+		c, err := h.load(ctx, cmd.Contract(), stream, fresh)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -138,6 +143,10 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 			env.Grants = h.grants(c.AchievementID)
 		}
 		evs, err := Decide(c, cmd, env)
+		if err != nil && !fresh {
+			fresh = true
+			continue
+		}
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -156,6 +165,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		}
 		res, err := h.append(ctx, stream, ledger.Exactly(c.Version), events, meta, cmd.Contract(), evs)
 		if errors.Is(err, ledger.ErrWrongVersion) {
+			fresh = true
 			continue // another command got there first: reload and decide again
 		}
 		if err != nil {
@@ -197,13 +207,13 @@ func (h *Handler) append(ctx context.Context, stream string, expected ledger.Exp
 	return res, err
 }
 
-// load returns the contract folded up to the end of its stream, starting from the cached
-// state and reading only what is newer.
-func (h *Handler) load(ctx context.Context, contractID, stream string) (Contract, error) {
+// load returns the contract: the cached state as it is, or with fresh set, folded up to
+// the end of its stream, starting from the cached state and reading only what is newer.
+func (h *Handler) load(ctx context.Context, contractID, stream string, fresh bool) (Contract, error) {
 	h.cacheMu.Lock()
 	c, cached := h.cache[contractID]
 	h.cacheMu.Unlock()
-	if cached && !h.newer(ctx, stream, c.Version) {
+	if cached && (!fresh || !h.newer(ctx, stream, c.Version)) {
 		return c, nil
 	}
 	c, err := Fold(c, h.log.ReadStream(ctx, stream, c.Version+1))

@@ -388,3 +388,24 @@ func TestHandler_IndexesDecidedPositions(t *testing.T) {
 	assert.Equal(t, commands.CodeConflict, commands.CodeOf(err))
 	assert.Equal(t, ledger.Position(3), head(t, l))
 }
+
+// TestHandler_StaleCache has a second handler change a contract behind the first one's
+// cache: the first handler decides on its cached contract without asking the log, so its
+// decisions must still follow the log. A payment that only the amended amount allows is
+// accepted (a rejection is only given on the contract as the log has it), and a payment_id
+// the other handler recorded is refused (the append's expected version does not match
+// the cached one, and the retry reads the stream).
+func TestHandler_StaleCache(t *testing.T) {
+	s := memstore.New()
+	h1, h2 := newHandler(s), newHandler(s)
+	const id = "2023140101000123"
+	handle(t, h1, register(id, "reg", "1000.00"))
+	handle(t, h1, payment(id, "P-1", "100.00"))
+	handle(t, h2, fmt.Sprintf(`{"command":"amend_contract","command_id":"amend","contract_id":%q,"amount":"5000.00","tech_amount":"0.00","reason":"补充协议"}`, id))
+	handle(t, h1, payment(id, "P-2", "3000.00"))
+	handle(t, h2, payment(id, "P-3", "10.00"))
+	_, err := h1.HandleJSON(ctx, []byte(`{"command":"record_payment","command_id":"again","contract_id":"`+id+`","payment_id":"P-3","amount":"10.00","paid_on":"2023-06-30"}`), registrar)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "P-3")
+	assert.Equal(t, ledger.Position(5), head(t, s))
+}

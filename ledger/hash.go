@@ -147,6 +147,49 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
+// RecordKey is what an index needs of an encoded record: where it is in the log and in
+// its stream, its event ID, and its links in the hash chain.
+type RecordKey struct {
+	Position   Position
+	Stream     []byte // aliases the encoding passed to DecodeKey
+	Version    Version
+	ID         [16]byte
+	RecordedAt int64 // Unix nanoseconds
+	PrevHash   Hash
+	Hash       Hash
+}
+
+// DecodeKey decodes the key fields of a record encoded by AppendBinary without copying
+// anything (Stream aliases b) and without looking into data or metadata. It checks the
+// structure exactly as UnmarshalBinary does, so it accepts the same encodings; like
+// UnmarshalBinary it does not check the hash.
+func DecodeKey(b []byte) (RecordKey, error) {
+	var k RecordKey
+	d := decoder{b: b}
+	if f := d.byte(); d.err == nil && f != recordFormat {
+		return k, fmt.Errorf("record format %d: want %d", f, recordFormat)
+	}
+	k.Position = Position(d.u64())
+	k.Stream = d.bytes()
+	k.Version = Version(d.u64())
+	copy(k.ID[:], d.take(16))
+	d.bytes() // type
+	d.u16()   // schema version
+	k.RecordedAt = int64(d.u64())
+	for range 8 { // data and the seven metadata strings
+		d.bytes()
+	}
+	copy(k.PrevHash[:], d.take(len(k.PrevHash)))
+	copy(k.Hash[:], d.take(len(k.Hash)))
+	if d.err != nil {
+		return k, d.err
+	}
+	if len(d.b) != 0 {
+		return k, fmt.Errorf("record encoding has %d trailing bytes", len(d.b))
+	}
+	return k, nil
+}
+
 type decoder struct {
 	b   []byte
 	err error

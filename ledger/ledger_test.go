@@ -296,10 +296,37 @@ func FuzzRecord_UnmarshalBinary(f *testing.F) {
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got ledger.Record
-		if err := got.UnmarshalBinary(b); err != nil {
+		err := got.UnmarshalBinary(b)
+		k, kerr := ledger.DecodeKey(b)
+		// DecodeKey accepts exactly what UnmarshalBinary accepts.
+		require.Equal(t, err == nil, kerr == nil, "UnmarshalBinary: %v, DecodeKey: %v", err, kerr)
+		if err != nil {
 			return
 		}
 		// Whatever decodes re-encodes to the same bytes.
 		assert.Equal(t, b, got.AppendBinary(nil))
+		assert.Equal(t, keyOf(&got), k)
 	})
+}
+
+func keyOf(r *ledger.Record) ledger.RecordKey {
+	return ledger.RecordKey{Position: r.Position, Stream: []byte(r.Stream), Version: r.Version, ID: r.ID,
+		RecordedAt: r.RecordedAt.UnixNano(), PrevHash: r.PrevHash, Hash: r.Hash}
+}
+
+// TestDecodeKey checks that DecodeKey gives the record's key fields and refuses every
+// truncation and trailing bytes, as UnmarshalBinary does.
+func TestDecodeKey(t *testing.T) {
+	r := record(7, "contract-1", 3)
+	r.Seal(ledger.Hash{1, 2, 3})
+	b := r.AppendBinary(nil)
+	got, err := ledger.DecodeKey(b)
+	require.NoError(t, err)
+	assert.Equal(t, keyOf(&r), got)
+	for n := range len(b) {
+		_, err := ledger.DecodeKey(b[:n])
+		assert.Error(t, err, "truncated at %d", n)
+	}
+	_, err = ledger.DecodeKey(append(b, 0))
+	assert.Error(t, err, "trailing bytes")
 }

@@ -150,9 +150,10 @@ func BenchmarkReplay(b *testing.B) {
 }
 
 // BenchmarkRestart measures a restart with a snapshot at the head of the 1,000,000-event
-// log: opening the filestore (its index is rebuilt from the segments), then starting the
-// Runner from the snapshot (read, checksum, rebuild of the cube, hash check against the
-// log). Both parts and the whole are reported.
+// log: opening the filestore (which loads the index checkpoint its last Close wrote, and
+// reads only the log after it), then starting the Runner from the snapshot (read,
+// checksum, rebuild of the cube, hash check against the log). Both parts and the whole are
+// reported.
 func BenchmarkRestart(b *testing.B) {
 	dir := benchFixture(b, sample.Config{Seed: 1, Contracts: fixtureContracts})
 	snaps := b.TempDir()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,9 @@ func openStore(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store
 
 func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store, error) {
 	if dir := f.fileDir(); dir != "" {
-		return filestore.Open(dir, filestore.Options{})
+		// The filestore logs what it does not return as an error (an index checkpoint
+		// ignored): on the verb's stderr, beside its other messages.
+		return filestore.Open(dir, filestore.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	}
 	switch {
 	case strings.HasPrefix(f.url, "nats://"), strings.HasPrefix(f.url, "tls://"):

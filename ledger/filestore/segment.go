@@ -79,9 +79,10 @@ func segmentHeader(first ledger.Position) []byte {
 	return binary.BigEndian.AppendUint64(h, uint64(first))
 }
 
-// visitFunc receives each record of a segment with the offset and length of its encoding.
-// rec.Data aliases a buffer that is reused after visit returns.
-type visitFunc func(rec *ledger.Record, off int64, n int) error
+// visitFunc receives each record's encoding in a segment with its offset. b aliases a
+// buffer that is reused after visit returns. A *ledger.CorruptionError it returns without
+// a location is given the record's.
+type visitFunc func(b []byte, off int64) error
 
 // scanResult says where the good part of a segment ends.
 type scanResult struct {
@@ -90,12 +91,14 @@ type scanResult struct {
 	size int64 // file size
 }
 
-// scanSegment reads a segment's frames in order, checks each frame's length and CRC,
-// decodes its records and passes them to visit. In the last segment (last set) an
+// scanSegment reads a segment's frames in order from offset start (0 for the beginning:
+// the header is checked and skipped; otherwise the offset of a frame, next being the
+// position of its first record), checks each frame's length and CRC, and passes each
+// record's encoding to visit, which decodes it and checks its position. In the last segment (last set) an
 // incomplete frame at the end, or a tail of zero bytes, is a torn write that was never
 // acknowledged; it is reported as torn, not as an error. Anything else that does not check
 // out is a *ledger.CorruptionError naming the segment, the offset and the position.
-func scanSegment(seg segment, last bool, visit visitFunc) (scanResult, error) {
+func scanSegment(seg segment, start int64, next ledger.Position, last bool, visit visitFunc) (scanResult, error) {
 	f, err := os.Open(seg.path)
 	if err != nil {
 		return scanResult{}, fmt.Errorf("open segment %s: %w", seg.name, err)
@@ -109,9 +112,8 @@ func scanSegment(seg segment, last bool, visit visitFunc) (scanResult, error) {
 	corrupt := func(off int64, pos ledger.Position, format string, args ...any) error {
 		return &ledger.CorruptionError{Position: pos, Location: fmt.Sprintf("segment %s offset %d", seg.name, off), Reason: fmt.Sprintf(format, args...)}
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
 	hdr := make([]byte, headerBytes)
-	if _, err := io.ReadFull(r, hdr); err != nil {
+	if _, err := io.ReadFull(f, hdr); err != nil {
 		return res, corrupt(0, seg.first, "segment header: %v", err)
 	}
 	if string(hdr[:8]) != segmentMagic {
@@ -121,7 +123,13 @@ func scanSegment(seg segment, last bool, visit visitFunc) (scanResult, error) {
 		return res, corrupt(0, seg.first, "segment header says first position %d, file name says %d", got, seg.first)
 	}
 	off := int64(headerBytes)
-	next := seg.first
+	if start > off {
+		off = start
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return res, fmt.Errorf("seek segment %s offset %d: %w", seg.name, off, err)
+		}
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
 	var payload []byte
 	var fh [frameHeader]byte
 	// tornOrCorrupt decides what a bad frame at off is: a torn tail if this is the last
@@ -169,14 +177,7 @@ func scanSegment(seg segment, last bool, visit visitFunc) (scanResult, error) {
 			if rn > len(payload)-p {
 				return res, corrupt(recOff, next, "record of %d bytes runs past its frame", rn)
 			}
-			var rec ledger.Record
-			if err := rec.UnmarshalBinary(payload[p : p+rn]); err != nil {
-				return res, corrupt(recOff, next, "decode record: %v", err)
-			}
-			if rec.Position != next {
-				return res, corrupt(recOff, next, "record has position %d, want %d", rec.Position, next)
-			}
-			if err := visit(&rec, recOff+recordPrefix, rn); err != nil {
+			if err := visit(payload[p:p+rn], recOff+recordPrefix); err != nil {
 				var ce *ledger.CorruptionError
 				if errors.As(err, &ce) && ce.Location == "" {
 					ce.Location = fmt.Sprintf("segment %s offset %d", seg.name, recOff)
