@@ -72,7 +72,7 @@ type Handler struct {
 	NewCommandID func() string
 
 	inflight keyedMutex // one command per command_id at a time
-	useMu    sync.Mutex // use-right grants are decided one at a time (overlap checks span contracts)
+	useLocks keyedMutex // use-right grants are decided one at a time per achievement (overlap checks span its contracts)
 
 	catchMu sync.Mutex // one goroutine reads the log for the index at a time
 	idxMu   sync.Mutex
@@ -88,6 +88,7 @@ func NewHandler(log Log) *Handler {
 		log: log, Now: time.Now,
 		NewCommandID: func() string { return "gen-" + uuid.Must(uuid.NewV7()).String() },
 		inflight:     keyedMutex{m: map[string]*keyedEntry{}},
+		useLocks:     keyedMutex{m: map[string]*keyedEntry{}},
 		idx:          newLogIndex(),
 		cache:        map[string]Contract{},
 	}
@@ -114,9 +115,21 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 	fingerprint := Fingerprint(cmd)
 	e := h.inflight.lock(head.CommandID)
 	defer h.inflight.unlock(head.CommandID, e)
+	stream := ledger.ContractStream(cmd.Contract())
+	var useKey string
+	var useEntry *keyedEntry
 	if a, ok := cmd.(*AssignRights); ok && a.Right == ledger.RightUse {
-		h.useMu.Lock()
-		defer h.useMu.Unlock()
+		// Overlap checks span the contracts of one achievement only, so use grants on one
+		// achievement are decided one at a time, and the lock is held until the append is
+		// durable (the index shows a grant only then). A contract's achievement is fixed
+		// at registration; "" is the key of contracts without one or not registered yet.
+		c, err := h.load(ctx, cmd.Contract(), stream, true)
+		if err != nil {
+			return Outcome{}, err
+		}
+		useKey = c.AchievementID
+		useEntry = h.useLocks.lock(useKey)
+		defer func() { h.useLocks.unlock(useKey, useEntry) }()
 	}
 	if err := h.catchUp(ctx); err != nil {
 		return Outcome{}, err
@@ -127,7 +140,6 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		}
 		return Outcome{Status: StatusDuplicate, CommandID: head.CommandID, ContractID: prior.contractID, Positions: prior.positions}, nil
 	}
-	stream := ledger.ContractStream(cmd.Contract())
 	// The first attempt decides on the cached contract without asking the log whether its
 	// stream moved on: if it did, the append's expected version does not match and the
 	// next attempt reads what is new. A rejection, though, is only given on the contract
@@ -137,6 +149,14 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		c, err := h.load(ctx, cmd.Contract(), stream, fresh)
 		if err != nil {
 			return Outcome{}, err
+		}
+		if useEntry != nil && c.AchievementID != useKey {
+			// Registered since the lock was taken: hold its achievement's lock instead.
+			h.useLocks.unlock(useKey, useEntry)
+			useKey = c.AchievementID
+			useEntry = h.useLocks.lock(useKey)
+			fresh = true
+			continue
 		}
 		env := Env{Today: ledger.DateOf(h.Now().In(china))}
 		if _, ok := cmd.(*AssignRights); ok && c.AchievementID != "" {
