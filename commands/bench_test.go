@@ -122,3 +122,91 @@ func BenchmarkHandle_Filestore64(b *testing.B) {
 // BenchmarkHandle_Filestore1 is one caller: its ns/op is the end-to-end latency of a
 // durable command.
 func BenchmarkHandle_Filestore1(b *testing.B) { reportLatency(b, runCommands(b, 1)) }
+
+// BenchmarkHandle_Paired64 alternates the two sides of the ratio within one benchmark:
+// each iteration appends pairedN raw records (64 appenders, group commit) and then
+// handles pairedN commands (64 callers, a fresh filestore), so load changes on this shared
+// machine fall on both sides alike. It reports both rates and their ratio (target ≥ 0.4)
+// and the commands' latency. Run with -benchtime 5x.
+func BenchmarkHandle_Paired64(b *testing.B) {
+	const pairedN = 40_000
+	var rawTime, cmdTime time.Duration
+	var lat []time.Duration
+	for range b.N {
+		rawTime += rawPhase(b, pairedN)
+		d, l := commandsPhase(b, pairedN, callers)
+		cmdTime += d
+		lat = append(lat, l...)
+	}
+	b.StopTimer()
+	raw := float64(b.N*pairedN) / rawTime.Seconds()
+	cmds := float64(len(lat)) / cmdTime.Seconds()
+	b.ReportMetric(raw, "raw-events/s")
+	b.ReportMetric(cmds, "commands/s")
+	b.ReportMetric(cmds/raw, "ratio")
+	reportLatency(b, lat)
+}
+
+// rawPhase appends n 300-byte records from 64 goroutines to a plain file with group
+// commit (internal/rawlog, the ledger benchmark's baseline) and returns the time taken.
+func rawPhase(b *testing.B, n int) time.Duration {
+	l, err := rawlog.Open(filepath.Join(b.TempDir(), "raw.log"), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	rec := make([]byte, 300)
+	per := n / callers
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				if err := l.Append(rec); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start) * time.Duration(n) / time.Duration(per*callers)
+}
+
+// commandsPhase handles about n commands of the workload from the given number of
+// callers on a fresh filestore and returns the time taken and each command's latency.
+func commandsPhase(b *testing.B, n, callers int) (time.Duration, []time.Duration) {
+	s, err := filestore.Open(b.TempDir(), filestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	h := commands.NewHandler(s)
+	work := workload(n, callers, 3)
+	lat := make([][]time.Duration, callers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, line := range work[w] {
+				t0 := time.Now()
+				if _, err := h.HandleJSON(ctx, line, registrar); err != nil {
+					b.Errorf("command rejected: %v", err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return d, all
+}
