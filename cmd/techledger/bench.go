@@ -519,13 +519,15 @@ type benchClientResult struct {
 func runBenchClient(ctx context.Context, client *http.Client, cfg benchConfig, queue <-chan benchCommand, stop <-chan struct{}) benchClientResult {
 	res := benchClientResult{statuses: map[int]int{}, mix: map[string]int{}, latencies: map[string][]time.Duration{}}
 	var buf bytes.Buffer
+	p := newPoster(cfg.URL, cfg.Token, client)
+	defer p.close()
 	send := func(c benchCommand, resend bool) (int, []uint64) {
 		res.sent++
 		if resend {
 			res.resent++
 		}
 		t0 := time.Now()
-		status, positions, problem := postBenchCommand(ctx, client, cfg, c.line, &buf)
+		status, positions, problem := postBenchCommand(ctx, p, c.line, &buf)
 		if status != 0 {
 			res.latencies[c.kind] = append(res.latencies[c.kind], time.Since(t0))
 		}
@@ -604,23 +606,10 @@ func resendChosen(seed uint64, seq int, fraction float64) bool {
 // postBenchCommand posts one command and reads the whole answer (so the connection is
 // reused). It returns the status (0: no answer), the positions of an applied or duplicate
 // answer, and for anything else a one-line description of what went wrong.
-func postBenchCommand(ctx context.Context, client *http.Client, cfg benchConfig, line []byte, buf *bytes.Buffer) (int, []uint64, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+"/v1/commands", bytes.NewReader(line))
+func postBenchCommand(ctx context.Context, p poster, line []byte, buf *bytes.Buffer) (int, []uint64, string) {
+	status, err := p.post(ctx, line, buf)
 	if err != nil {
 		return 0, nil, err.Error()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err.Error()
-	}
-	defer resp.Body.Close()
-	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, commands.CommandBytesMax)); err != nil {
-		return 0, nil, "read answer: " + err.Error()
 	}
 	var out struct {
 		Status    string   `json:"status"`
@@ -629,16 +618,16 @@ func postBenchCommand(ctx context.Context, client *http.Client, cfg benchConfig,
 	}
 	_ = json.Unmarshal(buf.Bytes(), &out)
 	switch {
-	case resp.StatusCode == http.StatusCreated && out.Status == commands.StatusApplied && len(out.Positions) > 0,
-		resp.StatusCode == http.StatusOK && out.Status == commands.StatusDuplicate && len(out.Positions) > 0:
-		return resp.StatusCode, out.Positions, ""
-	case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
+	case status == http.StatusCreated && out.Status == commands.StatusApplied && len(out.Positions) > 0,
+		status == http.StatusOK && out.Status == commands.StatusDuplicate && len(out.Positions) > 0:
+		return status, out.Positions, ""
+	case status == http.StatusCreated || status == http.StatusOK:
 		// A success that does not say what it did is not one: rejected.
-		return resp.StatusCode, nil, fmt.Sprintf("%d with an unexpected body: %s", resp.StatusCode, clipBody(buf.Bytes()))
+		return status, nil, fmt.Sprintf("%d with an unexpected body: %s", status, clipBody(buf.Bytes()))
 	case out.Detail != "":
-		return resp.StatusCode, nil, fmt.Sprintf("%d %s", resp.StatusCode, out.Detail)
+		return status, nil, fmt.Sprintf("%d %s", status, out.Detail)
 	}
-	return resp.StatusCode, nil, fmt.Sprintf("%d %s", resp.StatusCode, clipBody(buf.Bytes()))
+	return status, nil, fmt.Sprintf("%d %s", status, clipBody(buf.Bytes()))
 }
 
 func clipBody(b []byte) string {
