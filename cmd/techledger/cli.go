@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/user"
 	"strconv"
@@ -213,15 +214,17 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer s.Close()
 	var rep ledger.VerifyReport
 	head, _ := s.Head(ctx)
-	bar := newProgress(stderr, "verify", "events", 0)
-	stop := ticker(func() { bar.set(-1, fmt.Sprintf("checking %s events", group(int64(head)))) })
-	if v, ok := s.(ledger.Verifier); ok {
+	bar := newProgress(stderr, "verify", "events", int64(head))
+	progress := func(p ledger.Position) { bar.set(int64(p), "") }
+	switch v := s.(type) {
+	case progressVerifier:
+		rep, err = v.VerifyProgress(ctx, progress)
+	case ledger.Verifier:
 		rep, err = v.Verify(ctx)
-	} else {
-		rep, err = ledger.Verify(ctx, s.ReadAll(ctx, 1))
+	default:
+		rep, err = ledger.Verify(ctx, counted(s.ReadAll(ctx, 1), progress))
 	}
-	stop()
-	bar.done(-1, fmt.Sprintf("checked %s records", group(int64(rep.Records))))
+	bar.done(int64(rep.Records), "")
 	if errors.As(err, &ce) {
 		return failed(ce)
 	}
@@ -242,4 +245,24 @@ func writeJSONTo(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// progressVerifier is a store whose Verify reports how far it is (filestore.Store).
+type progressVerifier interface {
+	VerifyProgress(ctx context.Context, progress func(ledger.Position)) (ledger.VerifyReport, error)
+}
+
+// counted passes on the records of seq, calling progress with the position of every
+// 4096th.
+func counted(seq iter.Seq2[ledger.Record, error], progress func(ledger.Position)) iter.Seq2[ledger.Record, error] {
+	return func(yield func(ledger.Record, error) bool) {
+		for rec, err := range seq {
+			if err == nil && rec.Position%4096 == 0 {
+				progress(rec.Position)
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
 }

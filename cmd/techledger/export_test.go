@@ -157,12 +157,6 @@ func TestProgress(t *testing.T) {
 	assert.True(t, strings.HasPrefix(b.String(), "\rexport   [########################] 100% 2,000/2,000 events"), b.String())
 	assert.True(t, strings.HasSuffix(b.String(), "\n"))
 
-	b.Reset()
-	q := newProgressTo(&b, "verify", "events", 0, func() time.Time { return now })
-	now = now.Add(1500 * time.Millisecond)
-	q.set(-1, "checking 5 events")
-	assert.Equal(t, "\rverify   1.5s  checking 5 events", b.String())
-
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
 		assert.Equal(t, want, group(n))
 	}

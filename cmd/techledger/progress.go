@@ -49,8 +49,8 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// set reports that n units are done (n < 0: unknown, only the time elapsed is shown),
-// with an optional note; it redraws at most every progressEvery.
+// set reports that n units are done, with an optional note; it redraws at most every
+// progressEvery.
 func (p *progress) set(n int64, note string) {
 	if p == nil {
 		return
@@ -68,8 +68,6 @@ func (p *progress) draw(n int64, note string, t time.Time) {
 	fmt.Fprintf(&b, "%-8s", p.label)
 	elapsed := t.Sub(p.start)
 	switch {
-	case n < 0: // work that does not say how far it is
-		fmt.Fprintf(&b, " %s", elapsed.Round(time.Second/10))
 	case p.total > 0:
 		frac := min(float64(n)/float64(p.total), 1)
 		const width = 24
@@ -131,25 +129,4 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.n += int64(n)
 	return n, err
-}
-
-// ticker calls fn every progressEvery until stop is called: progress for work that does
-// not report its own (verify, replay).
-func ticker(fn func()) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }

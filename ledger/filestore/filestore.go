@@ -890,6 +890,15 @@ func (s *Store) Head(ctx context.Context) (ledger.Position, error) {
 // a *ledger.CorruptionError naming the segment, offset and position of the first bad record.
 // It checks the log up to the head at the time of the call.
 func (s *Store) Verify(ctx context.Context) (ledger.VerifyReport, error) {
+	return s.VerifyProgress(ctx, nil)
+}
+
+// verifyProgressEvery is how many records VerifyProgress checks between two reports.
+const verifyProgressEvery = 4096
+
+// VerifyProgress is Verify calling progress, if not nil, with the position checked so far
+// every verifyProgressEvery records, for progress bars.
+func (s *Store) VerifyProgress(ctx context.Context, progress func(ledger.Position)) (ledger.VerifyReport, error) {
 	s.mu.RLock()
 	segs := append([]segment(nil), s.segs...)
 	head := s.committed
@@ -914,6 +923,9 @@ func (s *Store) Verify(ctx context.Context) (ledger.VerifyReport, error) {
 				next++
 				if !yield(rec, nil) {
 					return stop
+				}
+				if progress != nil && rec.Position%verifyProgressEvery == 0 {
+					progress(rec.Position)
 				}
 				return nil
 			})

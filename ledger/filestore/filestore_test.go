@@ -281,3 +281,19 @@ func TestStore_ConcurrentAcrossSegments(t *testing.T) {
 		assert.Len(t, got, perWriter*3/2)
 	}
 }
+
+// TestStore_VerifyProgress: VerifyProgress reports every 4096th position, in order, and
+// gives Verify's report.
+func TestStore_VerifyProgress(t *testing.T) {
+	s := open(t, t.TempDir(), filestore.Options{SegmentBytes: 256 << 10})
+	evs := fill(t, s, 4500) // 9,000 events in batches of 1 to 3
+	require.Len(t, evs, 9000)
+	var seen []ledger.Position
+	rep, err := s.VerifyProgress(context.Background(), func(p ledger.Position) { seen = append(seen, p) })
+	require.NoError(t, err)
+	assert.Equal(t, []ledger.Position{4096, 8192}, seen)
+	want, err := s.Verify(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, want, rep)
+	assert.Equal(t, ledger.Position(9000), rep.Head)
+}
