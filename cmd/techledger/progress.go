@@ -12,15 +12,14 @@ import (
 // verify, export). A nil *progress draws nothing: newProgress returns nil when the
 // output is not a terminal, so scripts and pipes stay quiet.
 type progress struct {
-	w       io.Writer
-	label   string
-	unit    string
-	total   int64 // 0: unknown, a counter without a bar
-	start   time.Time
-	drawn   time.Time
-	now     func() time.Time
-	width   int // of the last line drawn, to blank it
-	lastMsg string
+	w     io.Writer
+	label string
+	unit  string
+	total int64 // 0: unknown, a counter without a bar
+	start time.Time
+	drawn time.Time
+	now   func() time.Time
+	width int // of the last line drawn, to blank it
 }
 
 // progressEvery is the least time between two redraws.

@@ -96,8 +96,6 @@ func (x *idIndex) add(id uuid.UUID, p ledger.Position) bool {
 	return len(x.more) > n
 }
 
-func (x *idIndex) len() int { return len(x.base) + len(x.more) }
-
 // sorted returns every entry with a position up to last, sorted by compareIDs.
 func (x *idIndex) sorted(last ledger.Position) []idEntry {
 	more := make([]idEntry, 0, len(x.more))
