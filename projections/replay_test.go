@@ -44,14 +44,7 @@ func requireSameState(t testing.TB, want, got *State, msgAndArgs ...any) {
 // two steps. The log spans many segments and batches.
 func TestReplay_ScanRawMatchesReadAll(t *testing.T) {
 	ctx := context.Background()
-	var buf bytes.Buffer
-	_, err := sample.Write(&buf, sample.Config{Seed: 12, Contracts: 300})
-	require.NoError(t, err)
-	fs, err := filestore.Open(t.TempDir(), filestore.Options{SegmentBytes: 32 << 10})
-	require.NoError(t, err)
-	defer fs.Close()
-	_, err = commands.Import(ctx, bytes.NewReader(buf.Bytes()), commands.NewHandler(fs), commands.Actor{Name: "test", Role: "registrar"}, nil)
-	require.NoError(t, err)
+	fs := sampleFilestore(t, 12, 300, filestore.Options{SegmentBytes: 32 << 10})
 	head, err := fs.Head(ctx)
 	require.NoError(t, err)
 	require.Greater(t, head, ledger.Position(3*replayBatch))
@@ -118,14 +111,7 @@ func TestReplay_Errors(t *testing.T) {
 // the State is the same as without it.
 func TestReplayProgress(t *testing.T) {
 	ctx := context.Background()
-	var buf bytes.Buffer
-	_, err := sample.Write(&buf, sample.Config{Seed: 13, Contracts: 300})
-	require.NoError(t, err)
-	fs, err := filestore.Open(t.TempDir(), filestore.Options{})
-	require.NoError(t, err)
-	defer fs.Close()
-	_, err = commands.Import(ctx, bytes.NewReader(buf.Bytes()), commands.NewHandler(fs), commands.Actor{Name: "test", Role: "registrar"}, nil)
-	require.NoError(t, err)
+	fs := sampleFilestore(t, 13, 300, filestore.Options{})
 	head, err := fs.Head(ctx)
 	require.NoError(t, err)
 	require.Greater(t, head, ledger.Position(2*replayBatch), "several batches")
@@ -137,4 +123,19 @@ func TestReplayProgress(t *testing.T) {
 	assert.True(t, slices.IsSorted(seen), "positions only grow")
 	assert.Equal(t, head, seen[len(seen)-1])
 	requireSameState(t, fold(t, fs, 0), st)
+}
+
+// sampleFilestore imports the sample of the given seed and size into a new filestore,
+// closed when the test ends.
+func sampleFilestore(t *testing.T, seed uint64, contracts int, opts filestore.Options) *filestore.Store {
+	t.Helper()
+	var buf bytes.Buffer
+	_, err := sample.Write(&buf, sample.Config{Seed: seed, Contracts: contracts})
+	require.NoError(t, err)
+	fs, err := filestore.Open(t.TempDir(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { fs.Close() })
+	_, err = commands.Import(context.Background(), bytes.NewReader(buf.Bytes()), commands.NewHandler(fs), commands.Actor{Name: "test", Role: "registrar"}, nil)
+	require.NoError(t, err)
+	return fs
 }
