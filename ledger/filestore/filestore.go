@@ -829,49 +829,71 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from ledger.Versi
 // records' Data alias a chunk that is never reused.
 func (s *Store) ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error] {
 	return func(yield func(ledger.Record, error) bool) {
-		p := max(from, 1)
-		for {
-			if err := ctx.Err(); err != nil {
-				yield(ledger.Record{}, err)
-				return
-			}
-			s.mu.RLock()
-			if p > s.committed {
-				s.mu.RUnlock()
-				return
-			}
-			first := s.locs[p-1]
-			seg := s.segs[first.seg]
-			q := p
-			for q < s.committed {
-				l := s.locs[q] // position q+1
-				if l.seg != first.seg || l.off+int64(l.n)-first.off > readChunkBytes {
-					break
-				}
-				q++
-			}
-			locs := s.locs[p-1 : q : q]
-			s.mu.RUnlock()
-			end := locs[len(locs)-1].off + int64(locs[len(locs)-1].n)
-			chunk := make([]byte, end-first.off)
-			if _, err := seg.rf.ReadAt(chunk, first.off); err != nil {
-				yield(ledger.Record{}, fmt.Errorf("filestore: read segment %s offset %d: %w", seg.name, first.off, err))
-				return
-			}
+		err := s.readChunks(ctx, from, false, func(p ledger.Position, seg segment, locs []loc, chunk []byte) error {
+			base := locs[0].off
 			for i, l := range locs {
 				pos := p + ledger.Position(i)
 				var rec ledger.Record
-				b := chunk[l.off-first.off : l.off-first.off+int64(l.n)]
-				if err := rec.UnmarshalBinary(b); err != nil || rec.Position != pos {
-					yield(ledger.Record{}, &ledger.CorruptionError{Position: pos, Location: fmt.Sprintf("segment %s offset %d", seg.name, l.off), Reason: fmt.Sprintf("record does not decode as position %d: %v", pos, err)})
-					return
+				if err := rec.UnmarshalBinary(chunk[l.off-base : l.off-base+int64(l.n)]); err != nil || rec.Position != pos {
+					return &ledger.CorruptionError{Position: pos, Location: fmt.Sprintf("segment %s offset %d", seg.name, l.off), Reason: fmt.Sprintf("record does not decode as position %d: %v", pos, err)}
 				}
 				if !yield(rec, nil) {
-					return
+					return errStopRead
 				}
 			}
-			p = q + 1
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopRead) {
+			yield(ledger.Record{}, err)
 		}
+	}
+}
+
+// errStopRead ends readChunks when the reader wants no more.
+var errStopRead = errors.New("filestore: stop reading")
+
+// readChunks reads the committed records from position from on, in chunks of up to
+// readChunkBytes of one segment, and calls fn with each chunk, the locations of its
+// records (the first at position p) and their segment, until the head, ctx is done, or fn
+// returns an error, which it returns. With reuse, one buffer serves every chunk (fn must
+// not keep it); otherwise every chunk is newly allocated.
+func (s *Store) readChunks(ctx context.Context, from ledger.Position, reuse bool, fn func(p ledger.Position, seg segment, locs []loc, chunk []byte) error) error {
+	var buf []byte
+	p := max(from, 1)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.mu.RLock()
+		if p > s.committed {
+			s.mu.RUnlock()
+			return nil
+		}
+		first := s.locs[p-1]
+		seg := s.segs[first.seg]
+		q := p
+		for q < s.committed {
+			l := s.locs[q] // position q+1
+			if l.seg != first.seg || l.off+int64(l.n)-first.off > readChunkBytes {
+				break
+			}
+			q++
+		}
+		locs := s.locs[p-1 : q : q]
+		s.mu.RUnlock()
+		end := locs[len(locs)-1].off + int64(locs[len(locs)-1].n)
+		if n := int(end - first.off); reuse && cap(buf) >= n {
+			buf = buf[:n]
+		} else {
+			buf = make([]byte, n)
+		}
+		if _, err := seg.rf.ReadAt(buf, first.off); err != nil {
+			return fmt.Errorf("filestore: read segment %s offset %d: %w", seg.name, first.off, err)
+		}
+		if err := fn(p, seg, locs, buf); err != nil {
+			return err
+		}
+		p = q + 1
 	}
 }
 

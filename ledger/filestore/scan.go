@@ -2,7 +2,6 @@ package filestore
 
 import (
 	"context"
-	"fmt"
 
 	"techledger/ledger"
 )
@@ -19,44 +18,14 @@ import (
 // returns a *ledger.CorruptionError). ScanRaw returns the first error fn returns, ctx's
 // error, or a wrapped read error.
 func (s *Store) ScanRaw(ctx context.Context, from ledger.Position, fn func(pos ledger.Position, raw []byte) error) error {
-	var buf []byte
-	p := max(from, 1)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s.mu.RLock()
-		if p > s.committed {
-			s.mu.RUnlock()
-			return nil
-		}
-		first := s.locs[p-1]
-		seg := s.segs[first.seg]
-		q := p
-		for q < s.committed {
-			l := s.locs[q] // position q+1
-			if l.seg != first.seg || l.off+int64(l.n)-first.off > readChunkBytes {
-				break
-			}
-			q++
-		}
-		locs := s.locs[p-1 : q : q]
-		s.mu.RUnlock()
-		end := locs[len(locs)-1].off + int64(locs[len(locs)-1].n)
-		if n := int(end - first.off); cap(buf) < n {
-			buf = make([]byte, n)
-		} else {
-			buf = buf[:n]
-		}
-		if _, err := seg.rf.ReadAt(buf, first.off); err != nil {
-			return fmt.Errorf("filestore: read segment %s offset %d: %w", seg.name, first.off, err)
-		}
+	return s.readChunks(ctx, from, true, func(p ledger.Position, _ segment, locs []loc, chunk []byte) error {
+		base := locs[0].off
 		for i, l := range locs {
-			raw := buf[l.off-first.off : l.off-first.off+int64(l.n) : l.off-first.off+int64(l.n)]
-			if err := fn(p+ledger.Position(i), raw); err != nil {
+			lo, hi := l.off-base, l.off-base+int64(l.n)
+			if err := fn(p+ledger.Position(i), chunk[lo:hi:hi]); err != nil {
 				return err
 			}
 		}
-		p = q + 1
-	}
+		return nil
+	})
 }
