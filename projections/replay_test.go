@@ -26,8 +26,7 @@ func (r readAllOnly) ReadAll(ctx context.Context, from ledger.Position) iter.Seq
 }
 
 // requireSameState checks that two States hold the same values (reflect.DeepEqual: maps
-// compared by content). Their snapshots are not compared as bytes: WriteSnapshot writes
-// the seen maps in map order.
+// compared by content) and write byte-identical snapshots.
 func requireSameState(t testing.TB, want, got *State, msgAndArgs ...any) {
 	t.Helper()
 	require.Equal(t, want.Position(), got.Position(), msgAndArgs...)
@@ -35,6 +34,24 @@ func requireSameState(t testing.TB, want, got *State, msgAndArgs ...any) {
 	require.Equal(t, want.RecordedAt(), got.RecordedAt(), msgAndArgs...)
 	if !reflect.DeepEqual(want, got) {
 		require.Fail(t, "the States differ", msgAndArgs...)
+	}
+	var a, b bytes.Buffer
+	require.NoError(t, want.WriteSnapshot(&a))
+	require.NoError(t, got.WriteSnapshot(&b))
+	require.True(t, bytes.Equal(a.Bytes(), b.Bytes()), "snapshots differ")
+}
+
+// TestSnapshot_Deterministic: one State written twice gives the same bytes (its maps are
+// written in key order, not map order).
+func TestSnapshot_Deterministic(t *testing.T) {
+	fs := sampleFilestore(t, 14, 200, filestore.Options{})
+	st := fold(t, fs, 0)
+	var first bytes.Buffer
+	require.NoError(t, st.WriteSnapshot(&first))
+	for range 5 {
+		var again bytes.Buffer
+		require.NoError(t, st.WriteSnapshot(&again))
+		require.True(t, bytes.Equal(first.Bytes(), again.Bytes()))
 	}
 }
 

@@ -2,13 +2,16 @@ package projections
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"techledger/ledger"
@@ -121,14 +124,21 @@ func (s *State) WriteSnapshot(out io.Writer) error {
 			tal(y.tally)
 		}
 	}
-	w.u32(uint32(len(s.seen)))
-	for k, mask := range s.seen {
+	// The maps are written in key order, so that one State always gives the same bytes.
+	seen := slices.SortedFunc(maps.Keys(s.seen), func(a, b seenKey) int {
+		return cmp.Or(cmp.Compare(a.r, b.r), cmp.Compare(a.contract, b.contract))
+	})
+	w.u32(uint32(len(seen)))
+	for _, k := range seen {
 		w.u32(uint32(k.r))
 		w.u32(k.contract)
-		w.u64(mask)
+		w.u64(s.seen[k])
 	}
-	w.u32(uint32(len(s.seenOther)))
-	for k := range s.seenOther {
+	other := slices.SortedFunc(maps.Keys(s.seenOther), func(a, b seenOtherKey) int {
+		return cmp.Or(cmp.Compare(a.r, b.r), cmp.Compare(a.contract, b.contract), cmp.Compare(a.year, b.year))
+	})
+	w.u32(uint32(len(other)))
+	for _, k := range other {
 		w.u32(uint32(k.r))
 		w.u32(k.contract)
 		w.u16(uint16(k.year))
