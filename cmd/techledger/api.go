@@ -366,13 +366,23 @@ func (a *api) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
+	// A read that fails after the first record cannot change the status any more: the
+	// page ends there and the trailer says so (records are consecutive, so a client can
+	// also tell from the positions).
+	w.Header().Set("Trailer", eventsErrorTrailer)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	n := uint64(0)
 	for rec, err := range a.store.ReadAll(r.Context(), ledger.Position(from)) {
 		if err != nil {
-			a.log.Error("read events", "err", err)
-			return // the client sees a truncated stream
+			if n == 0 {
+				w.Header().Del("Trailer")
+				a.internal(w, r, fmt.Errorf("read events: %w", err))
+				return
+			}
+			a.log.Error("read events", "err", err, "after", n)
+			w.Header().Set(eventsErrorTrailer, fmt.Sprintf("the log could not be read after %d records; this page is incomplete", n))
+			return
 		}
 		if err := enc.Encode(viewOf(rec)); err != nil {
 			return
@@ -382,6 +392,10 @@ func (a *api) getEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// eventsErrorTrailer is the HTTP trailer GET /v1/events sets when a page ends early
+// because the log could not be read.
+const eventsErrorTrailer = "Techledger-Error"
 
 // eventsPageMax bounds one page of GET /v1/events.
 const eventsPageMax = 10_000

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"techledger/commands"
+	"techledger/ledger"
 	"techledger/ledger/filestore"
+	"techledger/ledger/memstore"
 	"techledger/projections"
 )
 
@@ -360,4 +364,59 @@ func TestCheckListen(t *testing.T) {
 	}
 	assert.Equal(t, exitUsage, run(context.Background(), []string{"serve", "--data", t.TempDir(), "--addr", "0.0.0.0:0"}, io.Discard, io.Discard),
 		"serve without --tokens refuses a non-loopback address")
+}
+
+// failingStore is a store whose ReadAll fails after `after` records.
+type failingStore struct {
+	ledger.Store
+	after int
+}
+
+func (f failingStore) ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error] {
+	return func(yield func(ledger.Record, error) bool) {
+		n := 0
+		for rec, err := range f.Store.ReadAll(ctx, from) {
+			if n == f.after {
+				yield(ledger.Record{}, errors.New("disk on fire"))
+				return
+			}
+			n++
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// TestAPI_EventsReadFailure: a log that cannot be read gives 500 before the first record
+// (without internals) and, after it, a page that ends early with the Techledger-Error
+// trailer.
+func TestAPI_EventsReadFailure(t *testing.T) {
+	s := memstore.New()
+	h := commands.NewHandler(s)
+	for i := range 3 {
+		_, err := h.HandleJSON(context.Background(), []byte(registerN(i+1)), commands.Actor{Name: "t", Role: roleRegistrar})
+		require.NoError(t, err)
+	}
+	for _, tc := range []struct {
+		after   int
+		status  int
+		lines   int
+		trailer bool
+	}{{0, 500, 0, false}, {2, 200, 2, true}, {5, 200, 3, false}} {
+		a := &api{store: failingStore{s, tc.after}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		srv := httptest.NewServer(a.httpHandler())
+		resp, err := http.Get(srv.URL + "/v1/events")
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		srv.Close()
+		assert.Equal(t, tc.status, resp.StatusCode, "after %d", tc.after)
+		assert.NotContains(t, string(b), "disk on fire", "no internals")
+		if tc.status == 200 {
+			assert.Len(t, strings.Split(strings.TrimSpace(string(b)), "\n"), tc.lines)
+		}
+		assert.Equal(t, tc.trailer, resp.Trailer.Get(eventsErrorTrailer) != "", "after %d: trailer %q", tc.after, resp.Trailer.Get(eventsErrorTrailer))
+	}
 }
