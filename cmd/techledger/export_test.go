@@ -216,3 +216,71 @@ func TestCLI_VerifyJSON(t *testing.T) {
 	assert.NotEmpty(t, bad["reason"])
 	assert.Equal(t, exitUsage, run(ctx, []string{"verify", "--data", dir, "--format", "xml"}, &out, &errb))
 }
+
+// TestCLI_HomeProvince: stats --by flow counts each live contract of the committed sample
+// by where its parties are, relative to --home-province, as counted here from the command
+// file itself; a snapshot folded for another home is not reused; a bad value is a usage
+// error.
+func TestCLI_HomeProvince(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run(ctx, []string{"import", "--data", dir, "../../testdata/sample.ndjson"}, &out, &errb), errb.String())
+	raw, err := os.ReadFile("../../testdata/sample.ndjson")
+	require.NoError(t, err)
+	type party struct {
+		Region string `json:"region"`
+	}
+	regions := map[string][2]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var c struct {
+			Command    string `json:"command"`
+			ContractID string `json:"contract_id"`
+			Seller     party  `json:"seller"`
+			Buyer      party  `json:"buyer"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &c))
+		switch c.Command {
+		case "register_contract":
+			regions[c.ContractID] = [2]string{c.Seller.Region, c.Buyer.Region}
+		case "revoke_contract":
+			delete(regions, c.ContractID)
+		}
+	}
+	for _, home := range []string{"14", "110000", "32"} {
+		prefix := home[:2]
+		want := map[string]int{}
+		for _, r := range regions {
+			in := [2]bool{strings.HasPrefix(r[0], prefix), strings.HasPrefix(r[1], prefix)}
+			switch {
+			case in[0] && in[1]:
+				want["within"]++
+			case in[0]:
+				want["outflow"]++
+			case in[1]:
+				want["inflow"]++
+			default:
+				want["external"]++
+			}
+		}
+		out.Reset()
+		require.Equal(t, exitOK, run(ctx, []string{"stats", "--data", dir, "--by", "flow", "--home-province", home, "--format", "json"}, &out, &errb), errb.String())
+		var rep struct {
+			Rows []struct {
+				Flow  string `json:"flow"`
+				Count int    `json:"count"`
+			} `json:"rows"`
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+		got := map[string]int{}
+		for _, r := range rep.Rows {
+			got[r.Flow] = r.Count
+		}
+		assert.Equal(t, want, got, "home %s", home)
+	}
+	for _, verb := range []string{"stats", "rewards", "replay", "serve"} {
+		errb.Reset()
+		assert.Equal(t, exitUsage, run(ctx, []string{verb, "--data", dir, "--home-province", "99"}, &out, &errb), verb)
+		assert.Contains(t, errb.String(), "home-province", verb)
+	}
+}

@@ -88,7 +88,7 @@ func parseStatsQuery(by, from, to string) (projections.StatsQuery, error) {
 
 // runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
 // It keeps the snapshot current so that the next run starts fast.
-func runReport(ctx context.Context, data storeFlag, stderr io.Writer, fn func(*projections.Runner) int) int {
+func runReport(ctx context.Context, data storeFlag, opts projections.Options, stderr io.Writer, fn func(*projections.Runner) int) int {
 	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
@@ -99,6 +99,7 @@ func runReport(ctx context.Context, data storeFlag, stderr io.Writer, fn func(*p
 	head, _ := s.Head(ctx)
 	bar := newProgress(stderr, "replay", "events", int64(head)) // drawn only if catching up takes a while
 	r := projections.NewRunner(s, projections.RunnerOptions{
+		Options:     opts,
 		SnapshotDir: snapshotDir(data),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Progress:    func(p ledger.Position) { bar.set(int64(p), "") },
@@ -127,19 +128,22 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
 	fs.StringVar(&format, "format", "table", "output: table, json or csv (UTF-8 with BOM)")
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers and values (table and csv)")
+	var home homeFlag
+	home.register(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	q, err := parseStatsQuery(by, from, to)
 	a, aerr := parseAsOf(at)
-	if err = errors.Join(err, aerr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
+	opts, herr := home.options()
+	if err = errors.Join(err, aerr, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger stats: %v\n", err)
 		}
 		fs.Usage()
 		return exitUsage
 	}
-	return runReport(ctx, data, stderr, func(r *projections.Runner) int {
+	return runReport(ctx, data, opts, stderr, func(r *projections.Runner) int {
 		var rep projections.StatsReport
 		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
 			rep, err = st.Stats(q)
@@ -170,18 +174,21 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
 	fs.StringVar(&format, "format", "table", "output: table, json or csv (UTF-8 with BOM)")
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers (table and csv)")
+	var home homeFlag
+	home.register(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	a, err := parseAsOf(at)
-	if err = errors.Join(err, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
+	opts, herr := home.options()
+	if err = errors.Join(err, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
 		}
 		fs.Usage()
 		return exitUsage
 	}
-	return runReport(ctx, data, stderr, func(r *projections.Runner) int {
+	return runReport(ctx, data, opts, stderr, func(r *projections.Runner) int {
 		var rep projections.RewardsReport
 		var flagged []projections.Flag
 		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
@@ -211,11 +218,17 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
+	var home homeFlag
 	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took.", stderr, &data)
+	home.register(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() != 0 {
+	opts, err := home.options()
+	if err != nil || fs.NArg() != 0 {
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger replay: %v\n", err)
+		}
 		fs.Usage()
 		return exitUsage
 	}
@@ -227,11 +240,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	head, _ := s.Head(ctx)
 	bar := newProgress(stderr, "replay", "events", int64(head))
 	r := projections.NewRunner(s, projections.RunnerOptions{
-		SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Options: opts, SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Progress: func(p ledger.Position) { bar.set(int64(p), "") },
 	})
 	start := time.Now()
-	err := r.Rebuild(ctx)
+	err = r.Rebuild(ctx)
 	if err == nil {
 		bar.done(int64(r.Position()), "")
 	}

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"techledger/commands"
 	"techledger/ledger"
 	"techledger/ledger/filestore"
 	"techledger/ledger/jetstream"
+	"techledger/projections"
 )
 
 // storeFlag is where a verb's ledger is: --data DIR (the embedded store) or --store URL.
@@ -91,4 +93,24 @@ func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.St
 		return nil, fmt.Errorf("store %s: the KurrentDB backend is not built yet", f)
 	}
 	return nil, fmt.Errorf("store %q: want file:///path or nats://host:port/STREAM", f.url)
+}
+
+// homeFlag is --home-province, the province `flow` is relative to (DESIGN §3), for the
+// verbs that fold projections.
+type homeFlag struct{ code string }
+
+func (h *homeFlag) register(fs *flag.FlagSet) {
+	fs.StringVar(&h.code, "home-province", projections.DefaultHomeProvince, "home province of the flow dimension: its 2-digit GB/T 2260 prefix (14) or code (140000)")
+}
+
+// options returns the projections' options, or an error naming the flag.
+func (h homeFlag) options() (projections.Options, error) {
+	p := h.code
+	if len(p) == 6 && strings.HasSuffix(p, "0000") {
+		p = p[:2]
+	}
+	if _, ok := commands.ProvinceName(p); !ok || len(p) != 2 {
+		return projections.Options{}, fmt.Errorf("home-province: %q is not a province (want a prefix such as 14 or a code such as 140000)", h.code)
+	}
+	return projections.Options{HomeProvince: p}, nil
 }
