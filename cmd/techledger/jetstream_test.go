@@ -75,4 +75,23 @@ func TestCLI_SameNumbersOnJetStream(t *testing.T) {
 		assert.Equal(t, got[0], got[1], "%v", args)
 		assert.Contains(t, got[0], `"rows":[{`, "%v: a report with rows", args)
 	}
+
+	// Snapshots for a store other than the embedded one are kept only with --snapshots.
+	out.Reset()
+	require.Equal(t, exitOK, run(ctx, append([]string{"replay"}, nats...), &out, &errb), errb.String())
+	assert.Contains(t, out.String(), "no snapshot written (give --snapshots DIR)")
+	snaps := t.TempDir()
+	out.Reset()
+	require.Equal(t, exitOK, run(ctx, append([]string{"replay", "--snapshots", snaps}, nats...), &out, &errb), errb.String())
+	assert.Contains(t, out.String(), "snapshot written to "+snaps)
+	fi, err := os.Stat(filepath.Join(snaps, "projections.snap"))
+	require.NoError(t, err)
+	assert.Positive(t, fi.Size())
+	var fromSnap [2]string
+	for i, where := range [][]string{file, append([]string{"--snapshots", snaps}, nats...)} {
+		out.Reset()
+		require.Equal(t, exitOK, run(ctx, append([]string{"stats", "--by", "quarter,field", "--format", "json"}, where...), &out, &errb), errb.String())
+		fromSnap[i] = out.String()
+	}
+	assert.Equal(t, fromSnap[0], fromSnap[1], "the same numbers from JetStream started from its snapshot")
 }

@@ -88,7 +88,7 @@ func parseStatsQuery(by, from, to string) (projections.StatsQuery, error) {
 
 // runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
 // It keeps the snapshot current so that the next run starts fast.
-func runReport(ctx context.Context, data storeFlag, opts projections.Options, stderr io.Writer, fn func(*projections.Runner) int) int {
+func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projections.Options, stderr io.Writer, fn func(*projections.Runner) int) int {
 	s, code := openStore(ctx, data, stderr)
 	if s == nil {
 		return code
@@ -100,7 +100,7 @@ func runReport(ctx context.Context, data storeFlag, opts projections.Options, st
 	bar := newProgress(stderr, "replay", "events", int64(head)) // drawn only if catching up takes a while
 	r := projections.NewRunner(s, projections.RunnerOptions{
 		Options:     opts,
-		SnapshotDir: snapshotDir(data),
+		SnapshotDir: proj.snapshotDir(data),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Progress:    func(p ledger.Position) { bar.set(int64(p), "") },
 	})
@@ -128,14 +128,14 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
 	fs.StringVar(&format, "format", "table", "output: table, json or csv (UTF-8 with BOM)")
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers and values (table and csv)")
-	var home homeFlag
-	home.register(fs)
+	var proj projFlag
+	proj.register(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	q, err := parseStatsQuery(by, from, to)
 	a, aerr := parseAsOf(at)
-	opts, herr := home.options()
+	opts, herr := proj.options()
 	if err = errors.Join(err, aerr, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger stats: %v\n", err)
@@ -143,7 +143,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return exitUsage
 	}
-	return runReport(ctx, data, opts, stderr, func(r *projections.Runner) int {
+	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
 		var rep projections.StatsReport
 		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
 			rep, err = st.Stats(q)
@@ -174,13 +174,13 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
 	fs.StringVar(&format, "format", "table", "output: table, json or csv (UTF-8 with BOM)")
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers (table and csv)")
-	var home homeFlag
-	home.register(fs)
+	var proj projFlag
+	proj.register(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	a, err := parseAsOf(at)
-	opts, herr := home.options()
+	opts, herr := proj.options()
 	if err = errors.Join(err, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
@@ -188,7 +188,7 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fs.Usage()
 		return exitUsage
 	}
-	return runReport(ctx, data, opts, stderr, func(r *projections.Runner) int {
+	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
 		var rep projections.RewardsReport
 		var flagged []projections.Flag
 		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
@@ -218,13 +218,13 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
-	var home homeFlag
+	var proj projFlag
 	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took.", stderr, &data)
-	home.register(fs)
+	proj.register(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	opts, err := home.options()
+	opts, err := proj.options()
 	if err != nil || fs.NArg() != 0 {
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger replay: %v\n", err)
@@ -240,7 +240,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	head, _ := s.Head(ctx)
 	bar := newProgress(stderr, "replay", "events", int64(head))
 	r := projections.NewRunner(s, projections.RunnerOptions{
-		Options: opts, SnapshotDir: snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Options: opts, SnapshotDir: proj.snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Progress: func(p ledger.Position) { bar.set(int64(p), "") },
 	})
 	start := time.Now()
@@ -259,8 +259,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		events, contracts = st.Position(), st.Contracts()
 		return nil
 	})
-	fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; snapshot written to %s\n",
-		events, contracts, took.Round(time.Millisecond), float64(events)/took.Seconds(), snapshotDir(data))
+	snap := "no snapshot written (give --snapshots DIR)"
+	if d := proj.snapshotDir(data); d != "" {
+		snap = "snapshot written to " + d
+	}
+	fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; %s\n",
+		events, contracts, took.Round(time.Millisecond), float64(events)/took.Seconds(), snap)
 	return exitOK
 }
 

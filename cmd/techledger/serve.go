@@ -29,8 +29,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens: [{\"token\": \"...\", \"role\": \"registrar|auditor|statistician|admin\", \"name\": \"...\"}]")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "least level logged: debug, info (one line per request), warn or error")
-	var home homeFlag
-	home.register(fs)
+	var pf projFlag
+	pf.register(fs)
 	fs.StringVar(&feed, "feed", "", "relay committed events to this NATS server (nats://host:port), subjects techledger.events.<type>")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
 	if code, ok := parse(fs, args); !ok {
@@ -54,7 +54,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	}
-	opts, err := home.options()
+	opts, err := pf.options()
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 		return exitUsage
@@ -100,7 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		head, _ := s.Head(ctx)
 		logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
 	}
-	proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: snapshotDir(data), Logger: logger})
+	proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: pf.snapshotDir(data), Logger: logger})
 	if err := proj.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "techledger: projections: %v\n", err)
 		return exitFailure

@@ -95,22 +95,36 @@ func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.St
 	return nil, fmt.Errorf("store %q: want file:///path or nats://host:port/STREAM", f.url)
 }
 
-// homeFlag is --home-province, the province `flow` is relative to (DESIGN §3), for the
-// verbs that fold projections.
-type homeFlag struct{ code string }
+// projFlag holds the flags of the verbs that fold projections (serve, stats, rewards,
+// replay): --home-province, the province `flow` is relative to (DESIGN §3), and
+// --snapshots, where the projections' snapshot is kept.
+type projFlag struct {
+	home      string
+	snapshots string
+}
 
-func (h *homeFlag) register(fs *flag.FlagSet) {
-	fs.StringVar(&h.code, "home-province", projections.DefaultHomeProvince, "home province of the flow dimension: its 2-digit GB/T 2260 prefix (14) or code (140000)")
+func (p *projFlag) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.home, "home-province", projections.DefaultHomeProvince, "home province of the flow dimension: its 2-digit GB/T 2260 prefix (14) or code (140000)")
+	fs.StringVar(&p.snapshots, "snapshots", "", "directory of the projections' snapshot (default: DATA/projections for the embedded store, none for other stores, which then replay the log at every start)")
 }
 
 // options returns the projections' options, or an error naming the flag.
-func (h homeFlag) options() (projections.Options, error) {
-	p := h.code
-	if len(p) == 6 && strings.HasSuffix(p, "0000") {
-		p = p[:2]
+func (p projFlag) options() (projections.Options, error) {
+	h := p.home
+	if len(h) == 6 && strings.HasSuffix(h, "0000") {
+		h = h[:2]
 	}
-	if _, ok := commands.ProvinceName(p); !ok || len(p) != 2 {
-		return projections.Options{}, fmt.Errorf("home-province: %q is not a province (want a prefix such as 14 or a code such as 140000)", h.code)
+	if _, ok := commands.ProvinceName(h); !ok || len(h) != 2 {
+		return projections.Options{}, fmt.Errorf("home-province: %q is not a province (want a prefix such as 14 or a code such as 140000)", p.home)
 	}
-	return projections.Options{HomeProvince: p}, nil
+	return projections.Options{HomeProvince: h}, nil
+}
+
+// snapshotDir is where the projections' snapshot is kept: --snapshots, else
+// DATA/projections for the embedded store, else none ("").
+func (p projFlag) snapshotDir(f storeFlag) string {
+	if p.snapshots != "" {
+		return p.snapshots
+	}
+	return snapshotDir(f)
 }
