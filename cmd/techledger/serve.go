@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,11 +24,13 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
-	var addr, feed, tokensFile, logFormat, logLevel string
+	var addr, feed, tokensFile, logFormat, logLevel, tlsCert, tlsKey string
 	var demo bool
 	fs := flags("serve", "Serves the HTTP API of DESIGN §4 (cmd/techledger/openapi.json, also at GET /openapi.json): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens: [{\"token\": \"...\", \"role\": \"registrar|auditor|statistician|admin\", \"name\": \"...\"}]")
+	fs.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
+	fs.StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "least level logged: debug, info (one line per request), warn or error")
 	var pf projFlag
@@ -60,6 +64,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if err := checkListen(addr, tokens != nil); err != nil {
+		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+		return exitUsage
+	}
+	tlsConfig, err := loadTLS(tlsCert, tlsKey)
+	if err != nil {
 		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 		return exitUsage
 	}
@@ -131,12 +140,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
 	}
-	if tokens == nil {
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+	}
+	switch {
+	case tokens == nil:
 		logger.Warn("no --tokens: listening on loopback only; every request acts as admin \"local\"")
-	} else {
+	case tlsConfig == nil && checkListen(addr, false) != nil:
+		logger.Warn("bearer tokens travel in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front", "tokens", len(tokens.byDigest))
+	default:
 		logger.Info("bearer tokens required", "tokens", len(tokens.byDigest))
 	}
-	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "store", data.String())
+	logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "store", data.String())
 	if err := serveUntil(ctx, ln, a.httpHandler(), logger, shutdownGrace); err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
@@ -174,6 +190,21 @@ func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, logger *sl
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadTLS returns the TLS configuration of --tls-cert and --tls-key (nil without them).
+func loadTLS(cert, key string) (*tls.Config, error) {
+	switch {
+	case cert == "" && key == "":
+		return nil, nil
+	case cert == "" || key == "":
+		return nil, errors.New("tls-cert, tls-key: give both or neither")
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("tls-cert, tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // shutdownGrace bounds how long a stopping server waits for requests in flight.

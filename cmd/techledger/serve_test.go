@@ -1,13 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -37,7 +47,7 @@ func startServeInProcess(t *testing.T, ctx context.Context, args ...string) (str
 	go func() {
 		code <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &testBuffer{}, stderr)
 	}()
-	addr := regexp.MustCompile(`addr=(http://\S+)`)
+	addr := regexp.MustCompile(`addr=(https?://\S+)`)
 	var url string
 	require.Eventually(t, func() bool {
 		m := addr.FindStringSubmatch(stderr.String())
@@ -176,5 +186,64 @@ func TestServeUntil_InFlightNotCancelled(t *testing.T) {
 			_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 			assert.Error(t, err, "no new connections after the stop")
 		})
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key as PEM files and
+// returns their paths and a pool that trusts the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "techledger test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestServe_TLS: with --tls-cert and --tls-key serve speaks HTTPS only; giving one
+// without the other, or files that are not a key pair, is a usage error.
+func TestServe_TLS(t *testing.T) {
+	cert, key, pool := selfSigned(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	url, code, stderr := startServeInProcess(t, ctx, "--data", t.TempDir(), "--tls-cert", cert, "--tls-key", key)
+	require.True(t, strings.HasPrefix(url, "https://"), url)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(url + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get("http://" + strings.TrimPrefix(url, "https://") + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+		assert.NotEqual(t, http.StatusOK, resp.StatusCode, "plain HTTP is not served")
+	}
+	stop()
+	assert.Equal(t, exitOK, <-code, stderr.String())
+
+	for _, args := range [][]string{
+		{"--tls-cert", cert},
+		{"--tls-key", key},
+		{"--tls-cert", key, "--tls-key", cert},
+	} {
+		var errb bytes.Buffer
+		assert.Equal(t, exitUsage, run(context.Background(), append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, args...), io.Discard, &errb), "%v", args)
+		assert.Contains(t, errb.String(), "tls-", "%v", args)
 	}
 }
