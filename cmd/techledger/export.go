@@ -35,14 +35,10 @@ func recordRow(r recordView) []string {
 }
 
 func recordHeader(zh bool) []string {
-	out := make([]string, len(recordColumns))
-	for i, c := range recordColumns {
-		out[i] = c
-		if zh {
-			out[i] = zhRecordColumns[c]
-		}
+	if zh {
+		return labelled(recordColumns, zhRecordColumns)
 	}
-	return out
+	return recordColumns
 }
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -320,12 +321,17 @@ var zhHeaders = map[string]string{
 var zhFlows = map[string]string{"within": "省内", "outflow": "技术输出", "inflow": "技术吸纳", "external": "省外之间"}
 
 func headers(names []string, zh bool) []string {
+	if zh {
+		return labelled(names, zhHeaders)
+	}
+	return names
+}
+
+// labelled returns the label of each name (the name itself if it has none).
+func labelled(names []string, labels map[string]string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = n
-		if zh {
-			out[i] = zhHeaders[n]
-		}
+		out[i] = cmp.Or(labels[n], n)
 	}
 	return out
 }
