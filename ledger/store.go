@@ -64,3 +64,20 @@ type AppendResult struct {
 type Verifier interface {
 	Verify(ctx context.Context) (VerifyReport, error)
 }
+
+// RecordAppender is an optional Store capability, found by type assertion: it appends records
+// copied verbatim from another log (a follower, a backup restore, a move between backends), keeping
+// each record's position, ID, stream, version, recorded-at time, metadata and hashes.
+//
+// AppendRecords appends recs, which must continue the log exactly: the first record's position is
+// Head()+1, positions are consecutive, each record's PrevHash is the hash of the record before it
+// (the store's head hash for the first), each record's Hash equals its ComputeHash, and each
+// record's version is one past its stream's current version. Records that break any of these rules
+// are refused with an error wrapping ErrCorrupt (a *CorruptionError naming the position) and
+// nothing of the call is appended. When AppendRecords returns nil the records are durable. It is
+// atomic per call on the embedded backends; a backend that cannot make a multi-stream call atomic
+// documents what a retry after a failure does (the copy resumes from Head and checks the overlap).
+// Ordinary Appends must not run concurrently with AppendRecords on the same store.
+type RecordAppender interface {
+	AppendRecords(ctx context.Context, recs []Record) error
+}
