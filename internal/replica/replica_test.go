@@ -97,7 +97,9 @@ func TestFollow_EqualsPrimary(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	var lag replica.Lag
 	done := make(chan error, 1)
-	go func() { done <- replica.Follow(cctx, src, f, replica.FollowOptions{Poll: 10 * time.Millisecond, Lag: &lag}) }()
+	go func() {
+		done <- replica.Follow(cctx, src, f, replica.FollowOptions{Poll: 10 * time.Millisecond, Lag: &lag})
+	}()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); appendN(t, p, 1000, 300) }()
