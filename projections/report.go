@@ -85,18 +85,28 @@ func (s *State) EachContract(from, to ledger.Date, fn func(f *Facts)) {
 			if c.revoked || c.day < lo || c.day > hi {
 				continue
 			}
-			x := &s.rd.facts[i]
-			f = Facts{
-				Index: i, Day: c.day, Amount: c.amount, TechAmount: c.tech,
-				Type: Code(c.codes[baseType]), Subtype: Code(c.codes[baseSubtype]), Field: Code(c.codes[baseField]),
-				SellerKind: Code(c.codes[baseSellerKind]), BuyerKind: Code(c.codes[baseBuyerKind]),
-				SellerProvince: Code(c.codes[baseSellerProvince]), SellerCity: Code(c.codes[baseSellerCity]), SellerRegion: Code(x.sellerRegion),
-				BuyerProvince: Code(c.codes[baseBuyerProvince]), BuyerCity: Code(c.codes[baseBuyerCity]), BuyerRegion: Code(x.buyerRegion),
-				Flow: flows[c.codes[baseFlow]], IPTypes: x.ip, Seller: PartyRef(x.seller + 1),
-				Intermediary: PartyRef(x.inter), IntermediaryKind: Code(x.interKind),
-			}
+			s.factsOf(i, &f)
 			fn(&f)
 		}
+	}
+}
+
+// ContractFacts returns the facts of the contract at index i, revoked or not.
+func (s *State) ContractFacts(i uint32) (f Facts, revoked bool) {
+	s.factsOf(i, &f)
+	return f, s.contracts[i].revoked
+}
+
+func (s *State) factsOf(i uint32, f *Facts) {
+	c, x := &s.contracts[i], &s.rd.facts[i]
+	*f = Facts{
+		Index: i, Day: c.day, Amount: c.amount, TechAmount: c.tech,
+		Type: Code(c.codes[baseType]), Subtype: Code(c.codes[baseSubtype]), Field: Code(c.codes[baseField]),
+		SellerKind: Code(c.codes[baseSellerKind]), BuyerKind: Code(c.codes[baseBuyerKind]),
+		SellerProvince: Code(c.codes[baseSellerProvince]), SellerCity: Code(c.codes[baseSellerCity]), SellerRegion: Code(x.sellerRegion),
+		BuyerProvince: Code(c.codes[baseBuyerProvince]), BuyerCity: Code(c.codes[baseBuyerCity]), BuyerRegion: Code(x.buyerRegion),
+		Flow: flows[c.codes[baseFlow]], IPTypes: x.ip, Seller: PartyRef(x.seller + 1),
+		Intermediary: PartyRef(x.inter), IntermediaryKind: Code(x.interKind),
 	}
 }
 
@@ -234,3 +244,6 @@ func (m *Money) AddMoney(n Money) { m.addMoney(n) }
 
 // Fen returns m in fen.
 func (m Money) Fen() *big.Int { return m.big() }
+
+// HomeProvince returns the 2-digit prefix of the home province the flows are relative to.
+func (s *State) HomeProvince() string { return s.home }
