@@ -2,7 +2,7 @@ package commands
 
 import "techledger/internal/refdata"
 
-// Reference data (DESIGN §5) lives in package internal/refdata, shared with package reports;
+// Reference data (docs/domain.md) lives in package internal/refdata, shared with package reports;
 // these are its lookups under the names commands has always exported. All are pure and safe
 // for concurrent use.
 

@@ -95,7 +95,7 @@ func TestBuild_AmendmentMovesContract(t *testing.T) {
 }
 
 // TestBuild_RevocationAfterPeriod: a 2024 contract revoked after 2024 ended counts in the
-// 2024 report as of before its revocation, and not as of after it (DESIGN: statistics are
+// 2024 report as of before its revocation, and not as of after it (docs/reports.md: figures are
 // as of the position, not as of the period's end).
 func TestBuild_RevocationAfterPeriod(t *testing.T) {
 	d := load(t, 2)
