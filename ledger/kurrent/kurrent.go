@@ -433,6 +433,10 @@ func (s *Store) ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[led
 				return
 			}
 			for _, r := range recs {
+				if r.Position != next {
+					yield(ledger.Record{}, &ledger.CorruptionError{Position: next, Location: fmt.Sprintf("stream %s revision %d", s.cfg.Stream, revisionOf(next)), Reason: fmt.Sprintf("position %d follows %d: events are missing", r.Position, next-1)})
+					return
+				}
 				if !yield(r, nil) {
 					return
 				}
