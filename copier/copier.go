@@ -23,7 +23,7 @@ var ErrMismatch = errors.New("copy: the target is not a prefix of the source")
 
 // Options tune a copy.
 type Options struct {
-	// BatchRecords is how many records go to one AppendRecords call (default 256, at most
+	// BatchRecords is how many records go to one AppendRecords call (default and at most
 	// BatchRecordsMax). Each call is durable when it returns, so an interruption loses at
 	// most the batch in flight.
 	BatchRecords int
@@ -32,8 +32,9 @@ type Options struct {
 	Progress func(done, total ledger.Position)
 }
 
-// BatchRecordsMax bounds Options.BatchRecords.
-const BatchRecordsMax = 4096
+// BatchRecordsMax bounds Options.BatchRecords: one Append batch's limit, which every backend
+// accepts in one AppendRecords call (the filestore writes a call as one frame).
+const BatchRecordsMax = ledger.EventsPerAppendMax
 
 // Report says what a copy did and what both sides verified.
 type Report struct {
@@ -65,7 +66,7 @@ func Copy(ctx context.Context, from, to ledger.Store, opts Options) (Report, err
 	}
 	n := opts.BatchRecords
 	if n <= 0 {
-		n = 256
+		n = BatchRecordsMax
 	}
 	if n > BatchRecordsMax {
 		return rep, fmt.Errorf("copy: batch of %d records: more than BatchRecordsMax (%d)", n, BatchRecordsMax)
