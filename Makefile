@@ -4,8 +4,12 @@ PKGS ?= ./...
 # Benchmarks: make bench BENCH=. BENCHTIME=2s
 BENCH ?= .
 BENCHTIME ?= 1s
+# Crash soak: make crash-soak CYCLES=100 [SEED=n]; long fuzzing: make fuzz-long FUZZTIME=10m.
+CYCLES ?= 100
+SEED ?=
+FUZZTIME ?= 60s
 
-.PHONY: test lint fmt vet bench fuzz demo
+.PHONY: test lint fmt vet bench fuzz fuzz-long crash-soak demo
 
 ## test: formatting check, vet, and every test with the race detector.
 test: lint
@@ -34,6 +38,22 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzFingerprint$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCheckpoint$$' -fuzztime 30s ./ledger/filestore/
+
+## fuzz-long: every fuzz target for FUZZTIME, one after another (docs/reliability.md).
+fuzz-long:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+			echo "== $$t ($$pkg, $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## crash-soak: CYCLES kill -9 cycles of serve under 16 posting clients on one data directory
+## (docs/reliability.md); `make test` runs 3.
+crash-soak:
+	TECHLEDGER_CRASH_CYCLES=$(CYCLES) TECHLEDGER_CRASH_SEED=$(SEED) $(GO) test -count=1 -timeout 0 -v \
+		-run '^TestBlackbox_KillAndRestart$$' ./cmd/techledger/
 
 ## demo: the embedded store loaded with sample data, served over HTTP.
 demo:

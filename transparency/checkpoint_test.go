@@ -31,6 +31,9 @@ func TestParseCheckpoint(t *testing.T) {
 		"no last \\n":  "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 		"not base64":   "o\n1\n!!!!\n",
 		"size is text": "o\nten\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		// Found by FuzzParseCheckpoint: base64 decoding skips \r, and ignores padding bits.
+		"\\r in root":  "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\rAA=\n",
+		"padding bits": "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n",
 	} {
 		_, err := transparency.ParseCheckpoint(text)
 		require.Error(t, err, name)
