@@ -287,7 +287,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // dispatch reads the NDJSON stream and sends each line to the queue of the client that owns
-// it (see Partition), until max lines (0: no limit), the end of the stream, stop, or
+// it (see commands.Partition), until max lines (0: no limit), the end of the stream, stop, or
 // the end of ctx. It calls ready once, when the queues hold a quarter of their room, or one
 // is full, or it returns: the clients start, and the clock with them, after the generator
 // has set up and got ahead. It returns the lines dispatched and whether the stream ended.
