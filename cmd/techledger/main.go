@@ -9,6 +9,7 @@
 //	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
 //	techledger verify  [--data DIR] [--format table|json]
 //	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
+//	techledger copy    --from URL --to URL [--format table|json]
 //	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
 //
 // Every verb has --help.
@@ -51,6 +52,7 @@ func init() {
 		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR] [--format table|json]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
 		{"export", "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", "write the log (records with metadata and hash links) as NDJSON or CSV", runExport},
+		{"copy", "copy --from URL --to URL [--format table|json]", "copy a ledger into another store, record for record (resumable); verify both", runCopy},
 		{"bench", "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]", "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency", runBench},
 	}
 }
