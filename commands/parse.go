@@ -1,6 +1,12 @@
 package commands
 
 import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode"
+
 	"techledger/internal/jsonscan"
 	"techledger/ledger"
 )
@@ -9,10 +15,10 @@ import (
 // reflection, which cost a seventh of a command's CPU. It covers one JSON object whose
 // first member is "command", with keys spelled exactly as the struct tags, each at most
 // once, and strings without escapes (internal/jsonscan reads the text). For anything else
-// it reports false and Decode's encoding/json path decides, so every error and every
-// unusual input (case-folded keys, duplicate keys, escapes, invalid UTF-8, wrong types,
-// trailing data) is handled in one place. What it accepts must decode to what
-// decodeJSON gives: TestDecodeFast_MatchesEncodingJSON and FuzzDecodeFast check that.
+// it reports false and decodeJSON decides, so every error and every unusual input
+// (case-folded keys, a repeated key, escapes, invalid UTF-8, wrong types, trailing data)
+// is handled in one place. What it accepts must decode to what decodeJSON gives:
+// TestDecodeFast_MatchesEncodingJSON and FuzzDecodeFast check that.
 func decodeFast(b []byte) (Command, bool) {
 	s := jsonscan.New(b)
 	if !s.Eat('{') {
@@ -303,4 +309,90 @@ func (c *AssignRights) member(p *parser, key []byte) bool {
 		return p.object(termReader{c.Term})
 	}
 	return false
+}
+
+// duplicateKey returns a rejection naming the first member, anywhere in b, whose key
+// repeats a key of the same object, or nil. encoding/json lets the last of two such
+// members win silently (and for an object value such as "seller", merges the two), so a
+// client's mistake would be registered as something it did not mean; decodeJSON refuses
+// it instead. Keys are compared as encoding/json matches them to fields: unescaped and
+// under simple case folding (bytes.EqualFold), so "amount" and "Amount" set one field and
+// are one key twice. b must hold valid JSON (decodeJSON calls it on what encoding/json
+// decoded); it reads the first JSON value only. This is the strict path's check, written
+// on encoding/json's tokenizer rather than on internal/jsonscan, so that the fast path is
+// tested against an independent decoder.
+func duplicateKey(b []byte) *Error {
+	type frame struct {
+		path    string
+		keys    map[string]bool // folded keys of an object; nil for an array
+		key     string          // an object's current member
+		wantKey bool            // an object's next token is a key (or its end)
+		index   int             // an array's next element
+	}
+	var stack []frame
+	child := func() string { // the path of the value about to be read
+		if len(stack) == 0 {
+			return ""
+		}
+		top := &stack[len(stack)-1]
+		if top.keys == nil {
+			return top.path + "[" + strconv.Itoa(top.index) + "]"
+		}
+		if top.path == "" {
+			return top.key
+		}
+		return top.path + "." + top.key
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // not valid JSON: encoding/json's to report
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				top := &stack[n-1]
+				f := foldKey(k)
+				if top.keys[f] {
+					top.key = k
+					return reject(CodeMalformed, child(), "duplicate key")
+				}
+				top.keys[f] = true
+				top.key, top.wantKey = k, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{path: child(), keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{path: child()})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value has been read whole.
+		if len(stack) == 0 {
+			return nil
+		}
+		if top := &stack[len(stack)-1]; top.keys != nil {
+			top.wantKey = true
+		} else {
+			top.index++
+		}
+	}
+}
+
+// foldKey returns a key that two keys share exactly when bytes.EqualFold holds between
+// them: each rune replaced by the least rune of its simple case-folding orbit.
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, k)
 }
