@@ -91,19 +91,18 @@ func (s *Scanner) Str() ([]byte, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
-	start, ascii := s.i+1, true
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
+	rest, ascii := s.b[s.i+1:], true
+	for j, c := range rest {
 		if !special[c] {
 			continue
 		}
 		switch {
 		case c == '"':
-			if !ascii && !utf8.Valid(s.b[start:j]) {
+			if !ascii && !utf8.Valid(rest[:j]) {
 				return nil, false
 			}
-			s.i = j + 1
-			return s.b[start:j], true
+			s.i += j + 2
+			return rest[:j:j], true
 		case c >= utf8.RuneSelf:
 			ascii = false
 		default: // backslash or control byte
