@@ -30,7 +30,7 @@ type Env struct {
 }
 
 // Decide checks cmd against the contract c (the fold of its stream) and every rule of
-// DESIGN §4, and returns the events that record it. It is a pure function: the same
+// docs/domain.md, and returns the events that record it. It is a pure function: the same
 // inputs always give the same events. A rejection is an *Error naming the field and the
 // rule; then no event is returned.
 func Decide(c Contract, cmd Command, env Env) ([]ledger.DomainEvent, error) {
@@ -107,7 +107,8 @@ func decideRegister(c Contract, cmd *RegisterContract, env Env) ([]ledger.Domain
 	if regOn.After(env.Today) {
 		return nil, invalidf("registered_on", "%s is in the future (today is %s)", regOn, env.Today)
 	}
-	// The registration number starts with the year of registration (DESIGN §5).
+	// The registration number starts with the year of registration (docs/domain.md,
+	// Registration number format).
 	if len(cmd.ContractID) == 16 && cmd.ContractID[:4] != strconv.Itoa(regOn.Year) {
 		return nil, invalidf("contract_id", "year %s does not match registered_on %s", cmd.ContractID[:4], regOn)
 	}
@@ -158,7 +159,7 @@ func decideRegister(c Contract, cmd *RegisterContract, env Env) ([]ledger.Domain
 }
 
 // classification checks type, subtype and field against the reference data (民法典 ch. 20;
-// 技术合同认定规则; DESIGN §5).
+// 技术合同认定规则; docs/domain.md, Contract types and subtypes).
 func classification(typ, subtype, field string) *Error {
 	if typ == "" {
 		return invalidf("type", "is required")
@@ -182,7 +183,7 @@ func classification(typ, subtype, field string) *Error {
 }
 
 // amounts parses amount and tech_amount and checks 0 <= tech_amount <= amount (技术交易额 is
-// the contract amount less non-technical costs, DESIGN §5).
+// the contract amount less non-technical costs, docs/domain.md, Amounts).
 func amounts(amountS, techS string) (amount, tech decimal.Decimal, err *Error) {
 	if amount, err = parseAmount("amount", amountS); err != nil {
 		return
@@ -284,8 +285,9 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 		return nil, invalidf("right", "%q is not a right (want one of %s)", clip(cmd.Right), strings.Join(Rights(), ", "))
 	}
 	useRight := cmd.Right == ledger.RightUse
-	// A use right's effective_on may be left out (DESIGN's example does): it then holds
-	// from the start of its term, or from registration if the term began before it.
+	// A use right's effective_on may be left out (the example of docs/domain.md, Commands,
+	// does): it then holds from the start of its term, or from registration if the term
+	// began before it (docs/domain.md, Use: exclusivity and overlap).
 	var effective ledger.Date
 	if cmd.EffectiveOn != "" || !useRight {
 		var err *Error
@@ -346,7 +348,8 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 	}
 	ev := &ledger.RightsAssigned{ContractID: c.ID, Right: cmd.Right, EffectiveOn: effective, Holders: holders}
 	if !useRight {
-		// Ownership and proceeds are wholly held: shares sum to exactly 1 (DESIGN §3).
+		// Ownership and proceeds are wholly held: shares sum to exactly 1 (docs/domain.md,
+		// Proceeds shares).
 		if !sum.Equal(one) {
 			return nil, invalidf("holders", "shares sum to %s, not exactly 1", sum.String())
 		}
@@ -388,8 +391,8 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 	}
 	if cmd.Exclusivity != "ordinary" {
 		// Two exclusive (独占) or sole (排他) grants on one achievement may not overlap in
-		// time, across contracts (DESIGN §4; the kinds of 实施许可 as 最高人民法院关于审理技术合同
-		// 纠纷案件适用法律若干问题的解释 art. 25 defines them).
+		// time, across contracts (docs/domain.md, Use: exclusivity and overlap; the kinds of
+		// 实施许可 as 最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释 art. 25 defines them).
 		if c.AchievementID == "" {
 			return nil, invalidf("exclusivity", "an %s grant needs the contract to name its achievement_id, so overlaps can be checked", cmd.Exclusivity)
 		}
@@ -445,7 +448,8 @@ func decidePayment(c Contract, cmd *RecordPayment, env Env) ([]ledger.DomainEven
 	}
 	net := amount.Sub(costs)
 	beneficiaries := c.Proceeds
-	if beneficiaries == nil { // no proceeds assignment yet: all to the seller (DESIGN §3)
+	// No proceeds assignment yet: all to the seller (docs/domain.md, Payments).
+	if beneficiaries == nil {
 		beneficiaries = []ledger.Holder{{ID: c.Seller.ID, Name: c.Seller.Name, Kind: c.Seller.Kind, Share: &one}}
 	}
 	return []ledger.DomainEvent{&ledger.PaymentRecorded{

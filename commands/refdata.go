@@ -1,6 +1,7 @@
 package commands
 
-// Reference data as code: the closed lists of codes that commands accept (DESIGN §5).
+// Reference data as code: the closed lists of codes that commands accept (docs/domain.md,
+// Reference data and where it comes from).
 //
 // Each category is one table, a slice in report order, with the code's English id (the value
 // carried in commands and events), its Chinese label, and a form code where the source defines
@@ -29,8 +30,9 @@ type refContractType struct {
 //
 // Sources: 民法典 第三编 第二十章 (技术合同, in force 2021-01-01), which splits 技术许可 from
 // 技术转让 and so gives the five classes used in statistics since 2021; 技术合同认定规则
-// (国科发政字〔2000〕063号) for the subtypes registries distinguish (technology equity,
-// training, brokerage).
+// (科学技术部, 国科发政字〔2001〕253号, 2001-07-18) for the subtypes registries distinguish
+// (technology equity, training, brokerage). Both registration texts of 2000/2001 were replaced
+// on 2026-03-01; see docs/domain.md, Registration measures.
 var refContractTypes = []refContractType{
 	// 民法典 第八百五十一条: 技术开发合同包括委托开发合同和合作开发合同.
 	{id: "development", label: "技术开发", subtypes: []refEntry{
@@ -135,8 +137,8 @@ var refExclusivities = []refEntry{
 	{id: "ordinary", label: "普通"},  // the licensor may license others too
 }
 
-// refRights lists the three rights a rights assignment records (三权, DESIGN §3). Sources:
-// ownership — 赋予科研人员职务科技成果所有权或长期使用权试点实施方案 (国科发区〔2020〕128号);
+// refRights lists the three rights a rights assignment records (三权, docs/domain.md, Rights).
+// Sources: ownership — 赋予科研人员职务科技成果所有权或长期使用权试点实施方案 (国科发区〔2020〕128号);
 // use — 民法典 第八百六十二条 (许可) and the same plan's long-term use right; proceeds —
 // 促进科技成果转化法 (2015) 第四十三至四十五条.
 var refRights = []refEntry{
@@ -146,8 +148,8 @@ var refRights = []refEntry{
 }
 
 // refHolderKinds lists the kinds a rights holder may have besides the party kinds: the institution
-// that produced the result, its researchers, and the broker (DESIGN §3; 促进科技成果转化法 第四十五条
-// for researchers' rewards; 技术经纪人 as in 技术合同认定登记管理办法).
+// that produced the result, its researchers, and the broker (docs/domain.md, Rights;
+// 促进科技成果转化法 第四十五条 for researchers' rewards; 技术经纪人 as in 技术合同认定登记管理办法).
 var refHolderKinds = []refEntry{
 	{id: "institution", label: "成果完成单位"},
 	{id: "researcher", label: "科研人员"},
