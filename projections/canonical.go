@@ -45,7 +45,7 @@ func (p *parser) canonical(v *view) bool {
 		ok = p.Lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
 			p.Lit(`,"right":`) && p.strTo(&v.right) &&
 			p.Lit(`,"effective_on":`) && p.dateTo(&v.effectiveOn) &&
-			p.Lit(`,"holders":`) && p.array(func() bool {
+			p.Lit(`,"holders":`) && p.ArrayOrNull(func() bool {
 			var h holderView
 			ok := p.Lit(`{"id":`) && p.SkipStr() &&
 				p.Lit(`,"name":`) && p.SkipStr() &&
@@ -67,7 +67,7 @@ func (p *parser) canonical(v *view) bool {
 			p.Lit(`,"costs":`) && p.moneyTo(&v.costs) &&
 			p.Lit(`,"net":`) && p.moneyTo(&v.net) &&
 			p.Lit(`,"paid_on":`) && p.dateTo(&v.paidOn) &&
-			p.Lit(`,"allocations":`) && p.array(func() bool {
+			p.Lit(`,"allocations":`) && p.ArrayOrNull(func() bool {
 			var a allocView
 			var share int64
 			ok := p.Lit(`{"holder_id":`) && p.strTo(&a.id) &&

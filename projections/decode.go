@@ -271,12 +271,6 @@ type parser struct {
 
 func newParser(data []byte) parser { return parser{jsonscan.New(data)} }
 
-// array calls elem for each element of an array (null is an empty array, as for the
-// codec's slices).
-func (p *parser) array(elem func() bool) bool {
-	return p.Null() || p.Array(elem)
-}
-
 // date reads a "YYYY-MM-DD" string of a real calendar date (years 1900..9999, as
 // ledger.ParseDate).
 func (p *parser) date() (int32, bool) {
@@ -361,7 +355,7 @@ func (p *parser) fixed(places int, max int64) (int64, bool) {
 func (p *parser) money() (int64, bool) { return p.fixed(2, fenMax) }
 
 // strArray skips an array of strings.
-func (p *parser) strArray() bool { return p.array(p.SkipStr) }
+func (p *parser) strArray() bool { return p.ArrayOrNull(p.SkipStr) }
 
 // party reads a Party object; kind and region are kept when the pointers are not nil.
 func (p *parser) party(kind, region *[]byte) bool {
@@ -496,7 +490,7 @@ func (p *parser) rights(key []byte, v *view) bool {
 		})
 	case "holders":
 		v.holders = v.holders[:0]
-		ok = p.array(func() bool {
+		ok = p.ArrayOrNull(func() bool {
 			var h holderView
 			ok := p.Object(func(key []byte) bool {
 				var ok bool
@@ -534,7 +528,7 @@ func (p *parser) payment(key []byte, v *view) bool {
 		v.paidOn, ok = p.date()
 	case "allocations":
 		v.allocs = v.allocs[:0]
-		ok = p.array(func() bool {
+		ok = p.ArrayOrNull(func() bool {
 			var a allocView
 			ok := p.Object(func(key []byte) bool {
 				var ok bool

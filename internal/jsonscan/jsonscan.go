@@ -177,8 +177,15 @@ func (s *Scanner) Object(member func(key []byte) bool) bool {
 	if s.Eat('}') {
 		return true
 	}
-	k, ok := s.Key()
-	return ok && member(k) && s.Rest(member)
+	for {
+		k, ok := s.Key()
+		if !ok || !member(k) {
+			return false
+		}
+		if !s.Eat(',') {
+			return s.Eat('}')
+		}
+	}
 }
 
 // Rest reads the rest of an object whose first members the caller has read itself (a
@@ -198,6 +205,28 @@ func (s *Scanner) Rest(member func(key []byte) bool) bool {
 // report whether it could. Array reports false as soon as elem does, or for anything but
 // an array (null included: callers that take null as empty check Null first).
 func (s *Scanner) Array(elem func() bool) bool {
+	if !s.Eat('[') {
+		return false
+	}
+	if s.Eat(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if !s.Eat(',') {
+			return s.Eat(']')
+		}
+	}
+}
+
+// ArrayOrNull is Array that also reads null, as an array without elements (as
+// encoding/json reads null into a slice).
+func (s *Scanner) ArrayOrNull(elem func() bool) bool {
+	if s.Null() {
+		return true
+	}
 	if !s.Eat('[') {
 		return false
 	}

@@ -237,3 +237,14 @@ func FuzzScanner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkValue(t, b) })
 }
+
+func TestScanner_ArrayOrNull(t *testing.T) {
+	for in, want := range map[string]int{`null`: 0, ` [ ] `: 0, `["a", "b"]`: 2, `[null]`: -1, `{}`: -1, `nul`: -1} {
+		s := New([]byte(in))
+		n := 0
+		ok := s.ArrayOrNull(func() bool { n++; return s.SkipStr() })
+		if got := map[bool]int{true: n, false: -1}[ok && s.End()]; got != want {
+			t.Errorf("%s: %d elements, want %d (-1: refused)", in, got, want)
+		}
+	}
+}
