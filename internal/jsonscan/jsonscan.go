@@ -224,23 +224,7 @@ func (s *Scanner) Array(elem func() bool) bool {
 // ArrayOrNull is Array that also reads null, as an array without elements (as
 // encoding/json reads null into a slice).
 func (s *Scanner) ArrayOrNull(elem func() bool) bool {
-	if s.Null() {
-		return true
-	}
-	if !s.Eat('[') {
-		return false
-	}
-	if s.Eat(']') {
-		return true
-	}
-	for {
-		if !elem() {
-			return false
-		}
-		if !s.Eat(',') {
-			return s.Eat(']')
-		}
-	}
+	return s.Null() || s.Array(elem)
 }
 
 // Seen records which members of one object were read, by bit (a member's index in the
