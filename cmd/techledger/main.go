@@ -47,6 +47,7 @@ func init() {
 		{"import", "import [--data DIR] [--format table|json] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
 		{"stats", "stats [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "registered-contract statistics by period and dimension", runStats},
 		{"rewards", "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "researcher reward tallies (or assignments below the floors)", runRewards},
+		{"report", "report annual|period|tax [--data DIR] [--year YYYY | --from DATE --to DATE] [--as-of POS|TIME] [--format table|json|csv|xlsx] [-o FILE] [--labels zh]", "the annual-report tables (or a quarter, months to date), or the tax-eligibility flags", runReportVerb},
 		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
 		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR] [--format table|json]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
