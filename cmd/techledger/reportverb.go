@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"techledger/ledger"
 	"techledger/projections"
@@ -15,31 +16,38 @@ import (
 	"techledger/server"
 )
 
-// runReportVerb is `techledger report annual|period|tax`: the statistics office's tables,
-// or the tax flags, as a table, JSON (the API's document, byte for byte), CSV or an XLSX
-// workbook (docs/reports.md).
-func runReportVerb(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "report", usage: "report annual|period|tax [--data DIR] [--year YYYY | --from DATE --to DATE] [--as-of POS|TIME] [--format table|json|csv|xlsx] [-o FILE] [--labels zh]",
+		summary: "the annual-report tables (or a quarter, months to date), or the tax-eligibility flags", nargs: 1, flags: reportFlags,
+		help: "The annual-report tables (annual: a calendar year; period: whole months, e.g. a quarter\nor 1–N 月) with 合计, shares and growth on the same period of the previous year, and the\naction-plan indicators; or the tax-eligibility flags of a year (tax). --format json is the\ndocument of GET /v1/reports/..., byte for byte; xlsx the workbook. See docs/reports.md."})
+}
+
+// reportFlags is `techledger report annual|period|tax`.
+func reportFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var at, format, labels, from, to, out string
 	var year int
-	fs := flags("report", "The annual-report tables (annual: a calendar year; period: whole months, e.g. a quarter\nor 1–N 月) with 合计, shares and growth on the same period of the previous year, and the\naction-plan indicators; or the tax-eligibility flags of a year (tax). See docs/reports.md.", stderr, &data)
+	data.register(fs)
 	fs.IntVar(&year, "year", 0, "annual, tax: the year (default: the year of the last record)")
 	fs.StringVar(&from, "from", "", "period: first day, the first of a month (YYYY-MM-DD)")
 	fs.StringVar(&to, "to", "", "period: last day, the last of a month (YYYY-MM-DD)")
 	fs.StringVar(&at, "as-of", "", "the ledger as it stood at a log POSITION or an RFC 3339 time")
 	fs.StringVar(&format, "format", "table", "output: table, json, csv (UTF-8 with BOM) or xlsx")
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers (table and csv)")
-	fs.StringVar(&out, "o", "", "write to FILE instead of standard output")
+	fs.StringVarP(&out, "o", "o", "", "write to FILE instead of standard output")
 	var proj projFlag
 	proj.register(fs)
-	if len(args) == 0 || (args[0] != reports.KindAnnual && args[0] != reports.KindPeriod && args[0] != reports.KindTax) {
-		fmt.Fprintln(stderr, "techledger report: want annual, period or tax first")
-		fs.Usage()
-		return exitUsage
+	return func(ctx context.Context, c *call) int {
+		return runReportVerb(ctx, c, &data, &proj, c.args[0], year, from, to, at, format, labels, out)
 	}
-	kind := args[0]
-	if code, ok := parse(fs, args[1:]); !ok {
-		return code
+}
+
+func runReportVerb(ctx context.Context, c *call, data *storeFlag, proj *projFlag, kind string, year int, from, to, at, format, labels, out string) int {
+	stdout, stderr := c.stdout, c.stderr
+	if kind != reports.KindAnnual && kind != reports.KindPeriod && kind != reports.KindTax {
+		fmt.Fprintf(stderr, "techledger report: want annual, period or tax, got %q\n", kind)
+		c.usage()
+		return exitUsage
 	}
 	q := reports.Request{Kind: kind, Year: year, Format: reports.FormatJSON}
 	if format == reports.FormatXLSX {
@@ -52,7 +60,9 @@ func runReportVerb(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}{{"from", from, &q.From}, {"to", to, &q.To}} {
 		if d.s != "" {
 			v, err := ledger.ParseDate(d.s)
-			errs = append(errs, err)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
+			}
 			*d.dst = v
 		}
 	}
@@ -65,11 +75,9 @@ func runReportVerb(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if format != "xlsx" {
 		ferr = checkFormat(format, labels)
 	}
-	if err = errors.Join(append(errs, err, herr, ferr)...); err != nil || fs.NArg() != 0 {
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger report: %v\n", err)
-		}
-		fs.Usage()
+	if err = errors.Join(append(errs, err, herr, ferr)...); err != nil {
+		fmt.Fprintf(stderr, "techledger report: %v\n", err)
+		c.usage()
 		return exitUsage
 	}
 	w := stdout
@@ -83,7 +91,7 @@ func runReportVerb(ctx context.Context, args []string, stdout, stderr io.Writer)
 		w = f
 	}
 	var cache reports.Cache
-	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
+	return runReport(ctx, *data, *proj, opts, stderr, func(r *projections.Runner) int {
 		var body []byte
 		var doc *reports.Report
 		var tax *reports.TaxReport
