@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"techledger/commands"
+	"techledger/internal/replica"
 	"techledger/ledger"
 	"techledger/projections"
 )
@@ -51,6 +52,9 @@ type api struct {
 	log     *slog.Logger
 	tokens  *tokenSet // nil: no authentication, every request acts as localPrincipal
 	metrics *metrics  // nil: a fresh set is made by httpHandler
+	// follow is set when the server serves a follower's copy (techledger follow): it
+	// takes no commands (handler is nil) and /metrics reports its lag.
+	follow *replica.Lag
 }
 
 // route is one route of the API and the roles it admits (admin is always admitted).
@@ -150,10 +154,18 @@ func (a *api) getMetrics(w http.ResponseWriter, r *http.Request) {
 		a.metrics = newMetrics()
 	}
 	a.metrics.write(w, g)
+	if a.follow != nil {
+		writeFollowMetrics(w, a.follow)
+	}
 }
 
 // postCommand applies one command: 201 applied, 200 duplicate, or a problem.
 func (a *api) postCommand(w http.ResponseWriter, r *http.Request) {
+	if a.handler == nil {
+		w.Header().Set("Allow", "GET")
+		a.problem(w, r, http.StatusMethodNotAllowed, "read-only follower", "this server keeps a copy of another ledger (techledger follow) and takes no commands; send them to the primary", nil)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, commandBodyMax))
 	var tooLarge *http.MaxBytesError
 	switch {

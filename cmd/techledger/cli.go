@@ -130,7 +130,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "techledger history: %v\n", err)
 		return exitUsage
 	}
-	s, code := openStore(ctx, data, stderr)
+	s, code := openStoreRead(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -202,7 +202,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return exitRejected
 	}
-	s, err := openStoreErr(ctx, data, stderr)
+	s, err := openStoreMode(ctx, data, true, stderr)
 	var ce *ledger.CorruptionError
 	if errors.As(err, &ce) {
 		return failed(ce)

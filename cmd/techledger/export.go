@@ -72,7 +72,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "techledger export: to: %d is before from (%d)\n", to, from)
 		return exitUsage
 	}
-	s, code := openStore(ctx, data, stderr)
+	s, code := openStoreRead(ctx, data, stderr)
 	if s == nil {
 		return code
 	}

@@ -5,10 +5,13 @@
 //	techledger import  [--data DIR] [--format table|json] FILE|-
 //	techledger stats   [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv]
 //	techledger rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format …]
-//	techledger replay  [--data DIR]
+//	techledger replay  [--data DIR] [--dry-run]
 //	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
 //	techledger verify  [--data DIR] [--format table|json]
 //	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
+//	techledger backup  (--data DIR | --url URL [--token T]) --to DIR
+//	techledger restore --from BACKUP --data DIR
+//	techledger follow  --url PRIMARY [--token T] --data DIR [--addr ADDR]
 //	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
 //
 // Every verb has --help.
@@ -47,10 +50,13 @@ func init() {
 		{"import", "import [--data DIR] [--format table|json] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
 		{"stats", "stats [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "registered-contract statistics by period and dimension", runStats},
 		{"rewards", "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "researcher reward tallies (or assignments below the floors)", runRewards},
-		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
+		{"replay", "replay [--data DIR] [--dry-run]", "rebuild the projections from the whole log and write a snapshot (--dry-run: write nothing)", runReplay},
 		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR] [--format table|json]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
 		{"export", "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", "write the log (records with metadata and hash links) as NDJSON or CSV", runExport},
+		{"backup", "backup (--data DIR | --url URL [--token T]) --to DIR [--format table|json]", "copy the log, online and incrementally, to a backup directory; verify it; print its position and head hash", runBackup},
+		{"restore", "restore --from BACKUP --data DIR [--format table|json]", "put a backup in place as a new data directory (refuses a non-empty one) and verify it", runRestore},
+		{"follow", "follow --url PRIMARY [--token T] --data DIR [--addr ADDR] [--tokens FILE]", "keep a read-only copy of a primary's log current, checking the hash chain; serve reads from it", runFollow},
 		{"bench", "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]", "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency", runBench},
 	}
 }

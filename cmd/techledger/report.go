@@ -87,10 +87,11 @@ func parseStatsQuery(by, from, to string) (projections.StatsQuery, error) {
 	return q, nil
 }
 
-// runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
-// It keeps the snapshot current so that the next run starts fast.
+// runReport opens the store read-only and a Runner over it, and calls fn with the Runner
+// caught up. It starts from the snapshot if one matches, and writes none: the directory
+// may be another process's (serve keeps the snapshot current; see docs/operations.md).
 func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projections.Options, stderr io.Writer, fn func(*projections.Runner) int) int {
-	s, code := openStore(ctx, data, stderr)
+	s, code := openStoreRead(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -100,10 +101,11 @@ func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projecti
 	head, _ := s.Head(ctx)
 	bar := newProgress(stderr, "replay", "events", int64(head)) // drawn only if catching up takes a while
 	r := projections.NewRunner(s, projections.RunnerOptions{
-		Options:     opts,
-		SnapshotDir: proj.snapshotDir(data),
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Progress:    func(p ledger.Position) { bar.set(int64(p), "") },
+		Options:          opts,
+		SnapshotDir:      proj.snapshotDir(data),
+		SnapshotReadOnly: true,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Progress:         func(p ledger.Position) { bar.set(int64(p), "") },
 	})
 	if err := r.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
@@ -112,11 +114,7 @@ func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projecti
 	if bar != nil && bar.width > 0 {
 		bar.done(int64(r.Position()), "")
 	}
-	code = fn(r)
-	if err := r.Snapshot(); err != nil {
-		fmt.Fprintf(stderr, "techledger: warning: %v\n", err)
-	}
-	return code
+	return fn(r)
 }
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -220,8 +218,10 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
 	var proj projFlag
-	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took.", stderr, &data)
+	var dryRun bool
+	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took. With --dry-run it writes nothing and opens the\nstore read-only, so it also runs while serve owns the directory.", stderr, &data)
 	proj.register(fs)
+	fs.BoolVar(&dryRun, "dry-run", false, "replay without writing a snapshot (the store opened read-only)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -233,7 +233,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	s, code := openStore(ctx, data, stderr)
+	open := openStore
+	if dryRun {
+		open = openStoreRead
+	}
+	s, code := open(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -241,7 +245,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	head, _ := s.Head(ctx)
 	bar := newProgress(stderr, "replay", "events", int64(head))
 	r := projections.NewRunner(s, projections.RunnerOptions{
-		Options: opts, SnapshotDir: proj.snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Options: opts, SnapshotDir: proj.snapshotDir(data), SnapshotReadOnly: dryRun,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Progress: func(p ledger.Position) { bar.set(int64(p), "") },
 	})
 	start := time.Now()
@@ -261,7 +266,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return nil
 	})
 	snap := "no snapshot written (give --snapshots DIR)"
-	if d := proj.snapshotDir(data); d != "" {
+	if d := proj.snapshotDir(data); dryRun {
+		snap = "no snapshot written (--dry-run)"
+	} else if d != "" {
 		snap = "snapshot written to " + d
 	}
 	fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; %s\n",

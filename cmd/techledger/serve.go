@@ -134,7 +134,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}()
 		logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
 	}
-	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger, tokens: tokens}
+	handler := commands.NewHandler(s)
+	if err := warmHandler(ctx, handler, pf.snapshotDir(data), logger); err != nil {
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return exitFailure
+	}
+	if dir := pf.snapshotDir(data); dir != "" {
+		defer keepCommandIndex(ctx, handler, dir, logger)()
+	}
+	a := &api{store: s, handler: handler, proj: proj, log: logger, tokens: tokens}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"techledger/internal/replica"
+	"techledger/ledger/filestore"
+	"techledger/projections"
+)
+
+func runFollow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var data storeFlag
+	var url, token, addr, tokensFile string
+	var poll time.Duration
+	fs := flags("follow", "Keeps a read-only copy of a primary's log current (until stopped), from its GET /v1/events,\nchecking the hash chain of every record it takes; stops, naming the position, at a record\nthat does not chain. With --addr it also serves reads from the copy (stats, rewards,\ncontracts, history, events, verify, /metrics with the lag). See docs/operations.md for\npromoting a follower after the primary is lost.", stderr, &data)
+	fs.StringVar(&url, "url", "", "the primary server (http://host:port)")
+	fs.StringVar(&token, "token", "", "bearer token for the primary (auditor or admin)")
+	fs.StringVar(&addr, "addr", "", "serve reads from the copy on this address (none: only follow)")
+	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens for --addr (as serve --tokens)")
+	fs.DurationVar(&poll, "poll", replica.PollDefault, "how long to wait after catching up before asking the primary again")
+	var pf projFlag
+	pf.register(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 || url == "" || data.fileDir() == "" || poll <= 0 {
+		if url == "" {
+			fmt.Fprintln(stderr, "techledger follow: url: the primary's URL is required")
+		}
+		fs.Usage()
+		return exitUsage
+	}
+	opts, err := pf.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var tokens *tokenSet
+	if tokensFile != "" {
+		if tokens, err = loadTokens(tokensFile); err != nil {
+			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+			return exitUsage
+		}
+	}
+	if addr != "" {
+		if err := checkListen(addr, tokens != nil); err != nil {
+			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+			return exitUsage
+		}
+	}
+	s, err := filestore.Open(data.fileDir(), filestore.Options{Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+		return exitFailure
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lag replica.Lag
+	followed := make(chan error, 1)
+	primary := replica.Primary{URL: url, Token: token, Client: &http.Client{}}
+	go func() {
+		followed <- replica.Follow(ctx, primary, s, replica.FollowOptions{Poll: poll, Lag: &lag, OnError: func(err error) {
+			logger.Warn("follow: the primary did not answer; retrying", "err", err)
+		}})
+		cancel()
+	}()
+	logger.Info("following", "primary", url, "data", data.String())
+	if addr != "" {
+		proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: pf.snapshotDir(data), Logger: logger})
+		if err := proj.Start(ctx); err != nil {
+			fmt.Fprintf(stderr, "techledger follow: projections: %v\n", err)
+			return exitFailure
+		}
+		defer func() {
+			if err := proj.Snapshot(); err != nil {
+				logger.Warn("projections snapshot on exit failed", "err", err)
+			}
+		}()
+		a := &api{store: s, proj: proj, log: logger, tokens: tokens, follow: &lag}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+			return exitFailure
+		}
+		logger.Info("serving reads from the copy", "addr", "http://"+ln.Addr().String())
+		if err := serveUntil(ctx, ln, a.httpHandler(), logger, shutdownGrace); err != nil {
+			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+			return exitFailure
+		}
+	}
+	err = <-followed
+	var re *replica.RefusedError
+	switch {
+	case errors.As(err, &re):
+		fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+		head, _ := s.Head(context.Background())
+		fmt.Fprintf(stderr, "techledger follow: stopped; the copy holds positions 1..%d, which chain\n", head)
+		return exitRejected
+	case err != nil && !errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "techledger follow: %v\n", err)
+		return exitFailure
+	}
+	head, _ := s.Head(context.Background())
+	fmt.Fprintf(stdout, "follow stopped at position %d\n", head)
+	return exitOK
+}
+
+// writeFollowMetrics writes a follower's gauges in the Prometheus text format.
+func writeFollowMetrics(w io.Writer, l *replica.Lag) {
+	primary, local := l.Heads()
+	fmt.Fprintln(w, "# HELP techledger_follow_primary_head The primary's head when last asked.")
+	fmt.Fprintln(w, "# TYPE techledger_follow_primary_head gauge")
+	fmt.Fprintf(w, "techledger_follow_primary_head %d\n", primary)
+	fmt.Fprintln(w, "# HELP techledger_follow_local_head The head of the follower's copy.")
+	fmt.Fprintln(w, "# TYPE techledger_follow_local_head gauge")
+	fmt.Fprintf(w, "techledger_follow_local_head %d\n", local)
+	fmt.Fprintln(w, "# HELP techledger_follow_lag_records Records the copy is behind the primary.")
+	fmt.Fprintln(w, "# TYPE techledger_follow_lag_records gauge")
+	fmt.Fprintf(w, "techledger_follow_lag_records %d\n", l.Records())
+	fmt.Fprintln(w, "# HELP techledger_follow_last_contact_seconds Seconds since the primary last answered (-1: never).")
+	fmt.Fprintln(w, "# TYPE techledger_follow_last_contact_seconds gauge")
+	since := -1.0
+	if t := l.Checked(); !t.IsZero() {
+		since = time.Since(t).Seconds()
+	}
+	fmt.Fprintf(w, "techledger_follow_last_contact_seconds %g\n", since)
+}
