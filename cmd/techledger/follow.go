@@ -13,6 +13,7 @@ import (
 	"techledger/internal/replica"
 	"techledger/ledger/filestore"
 	"techledger/projections"
+	"techledger/server"
 )
 
 func runFollow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -43,15 +44,15 @@ func runFollow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	var tokens *tokenSet
+	var tokens *server.Tokens
 	if tokensFile != "" {
-		if tokens, err = loadTokens(tokensFile); err != nil {
+		if tokens, err = server.LoadTokens(tokensFile); err != nil {
 			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
 			return exitUsage
 		}
 	}
 	if addr != "" {
-		if err := checkListen(addr, tokens != nil); err != nil {
+		if err := server.CheckListen(addr, tokens != nil); err != nil {
 			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
 			return exitUsage
 		}
@@ -85,14 +86,14 @@ func runFollow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				logger.Warn("projections snapshot on exit failed", "err", err)
 			}
 		}()
-		a := &api{store: s, proj: proj, log: logger, tokens: tokens, follow: &lag}
+		srv := server.New(server.Config{Store: s, Projections: proj, Logger: logger, Tokens: tokens, Follower: &lag})
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
 			return exitFailure
 		}
 		logger.Info("serving reads from the copy", "addr", "http://"+ln.Addr().String())
-		if err := serveUntil(ctx, ln, a.httpHandler(), logger, shutdownGrace); err != nil {
+		if err := server.Serve(ctx, ln, srv.Handler(), logger, server.ShutdownGrace); err != nil {
 			fmt.Fprintf(stderr, "techledger follow: %v\n", err)
 			return exitFailure
 		}
@@ -112,25 +113,4 @@ func runFollow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	head, _ := s.Head(context.Background())
 	fmt.Fprintf(stdout, "follow stopped at position %d\n", head)
 	return exitOK
-}
-
-// writeFollowMetrics writes a follower's gauges in the Prometheus text format.
-func writeFollowMetrics(w io.Writer, l *replica.Lag) {
-	primary, local := l.Heads()
-	fmt.Fprintln(w, "# HELP techledger_follow_primary_head The primary's head when last asked.")
-	fmt.Fprintln(w, "# TYPE techledger_follow_primary_head gauge")
-	fmt.Fprintf(w, "techledger_follow_primary_head %d\n", primary)
-	fmt.Fprintln(w, "# HELP techledger_follow_local_head The head of the follower's copy.")
-	fmt.Fprintln(w, "# TYPE techledger_follow_local_head gauge")
-	fmt.Fprintf(w, "techledger_follow_local_head %d\n", local)
-	fmt.Fprintln(w, "# HELP techledger_follow_lag_records Records the copy is behind the primary.")
-	fmt.Fprintln(w, "# TYPE techledger_follow_lag_records gauge")
-	fmt.Fprintf(w, "techledger_follow_lag_records %d\n", l.Records())
-	fmt.Fprintln(w, "# HELP techledger_follow_last_contact_seconds Seconds since the primary last answered (-1: never).")
-	fmt.Fprintln(w, "# TYPE techledger_follow_last_contact_seconds gauge")
-	since := -1.0
-	if t := l.Checked(); !t.IsZero() {
-		since = time.Since(t).Seconds()
-	}
-	fmt.Fprintf(w, "techledger_follow_last_contact_seconds %g\n", since)
 }

@@ -116,7 +116,7 @@ func openStoreMode(ctx context.Context, f storeFlag, readOnly bool, stderr io.Wr
 }
 
 // projFlag holds the flags of the verbs that fold projections (serve, stats, rewards,
-// replay): --home-province, the province `flow` is relative to (DESIGN §3), and
+// replay): --home-province, the province `flow` is relative to (docs/domain.md, Statistics), and
 // --snapshots, where the projections' snapshot is kept.
 type projFlag struct {
 	home      string
