@@ -1,29 +1,27 @@
 package server
 
 import (
-	"fmt"
-	"io"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// writeFollowerMetrics writes a follower's gauges in the Prometheus text format
-// (docs/operations.md, "Following a primary").
-func writeFollowerMetrics(w io.Writer, f FollowerStatus) {
-	primary, local := f.Heads()
-	fmt.Fprintln(w, "# HELP techledger_follow_primary_head The primary's head when last asked.")
-	fmt.Fprintln(w, "# TYPE techledger_follow_primary_head gauge")
-	fmt.Fprintf(w, "techledger_follow_primary_head %d\n", primary)
-	fmt.Fprintln(w, "# HELP techledger_follow_local_head The head of the follower's copy.")
-	fmt.Fprintln(w, "# TYPE techledger_follow_local_head gauge")
-	fmt.Fprintf(w, "techledger_follow_local_head %d\n", local)
-	fmt.Fprintln(w, "# HELP techledger_follow_lag_records Records the copy is behind the primary.")
-	fmt.Fprintln(w, "# TYPE techledger_follow_lag_records gauge")
-	fmt.Fprintf(w, "techledger_follow_lag_records %d\n", f.Records())
-	fmt.Fprintln(w, "# HELP techledger_follow_last_contact_seconds Seconds since the primary last answered (-1: never).")
-	fmt.Fprintln(w, "# TYPE techledger_follow_last_contact_seconds gauge")
-	since := -1.0
-	if t := f.Checked(); !t.IsZero() {
-		since = time.Since(t).Seconds()
+// followerGauges are a follower's gauges in /metrics (docs/operations.md, "Following a
+// primary"), sampled at each scrape.
+func followerGauges(f FollowerStatus) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "techledger_follow_primary_head", Help: "The primary's head when last asked."},
+			func() float64 { p, _ := f.Heads(); return float64(p) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "techledger_follow_local_head", Help: "The head of the follower's copy."},
+			func() float64 { _, l := f.Heads(); return float64(l) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "techledger_follow_lag_records", Help: "Records the copy is behind the primary."},
+			func() float64 { return float64(f.Records()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "techledger_follow_last_contact_seconds", Help: "Seconds since the primary last answered (-1: never)."},
+			func() float64 {
+				if t := f.Checked(); !t.IsZero() {
+					return time.Since(t).Seconds()
+				}
+				return -1
+			}),
 	}
-	fmt.Fprintf(w, "techledger_follow_last_contact_seconds %g\n", since)
 }

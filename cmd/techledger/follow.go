@@ -10,34 +10,46 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"techledger/internal/replica"
 	"techledger/ledger/filestore"
 	"techledger/projections"
 	"techledger/server"
 )
 
-func runFollow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "follow", usage: "follow --url PRIMARY [--token T] --data DIR [--addr ADDR] [--tokens FILE]", summary: "keep a read-only copy of a primary's log current, checking the hash chain; serve reads from it", nargs: 0, flags: followFlags,
+		help: "Keeps a read-only copy of a primary's log current (until stopped), from its GET /v1/events,\nchecking the hash chain of every record it takes; stops, naming the position, at a record\nthat does not chain. With --addr it also serves reads from the copy (stats, rewards,\ncontracts, history, events, verify, /metrics with the lag). See docs/operations.md for\npromoting a follower after the primary is lost."})
+}
+
+func followFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var url, token, addr, tokensFile string
 	var poll time.Duration
-	fs := flags("follow", "Keeps a read-only copy of a primary's log current (until stopped), from its GET /v1/events,\nchecking the hash chain of every record it takes; stops, naming the position, at a record\nthat does not chain. With --addr it also serves reads from the copy (stats, rewards,\ncontracts, history, events, verify, /metrics with the lag). See docs/operations.md for\npromoting a follower after the primary is lost.", stderr, &data)
+	var pf projFlag
+	data.register(fs)
 	fs.StringVar(&url, "url", "", "the primary server (http://host:port)")
 	fs.StringVar(&token, "token", "", "bearer token for the primary (auditor or admin)")
 	fs.StringVar(&addr, "addr", "", "serve reads from the copy on this address (none: only follow)")
 	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens for --addr (as serve --tokens)")
 	fs.DurationVar(&poll, "poll", replica.PollDefault, "how long to wait after catching up before asking the primary again")
-	var pf projFlag
 	pf.register(fs)
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 0 || url == "" || data.fileDir() == "" || poll <= 0 {
-		if url == "" {
-			fmt.Fprintln(stderr, "techledger follow: url: the primary's URL is required")
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		if url == "" || data.fileDir() == "" || poll <= 0 {
+			if url == "" {
+				fmt.Fprintln(stderr, "techledger follow: url: the primary's URL is required")
+			}
+			c.usage()
+			return exitUsage
 		}
-		fs.Usage()
-		return exitUsage
+		return follow(ctx, data, pf, url, token, addr, tokensFile, poll, stdout, stderr)
 	}
+}
+
+// follow runs the verb follow once its flags are checked.
+func follow(ctx context.Context, data storeFlag, pf projFlag, url, token, addr, tokensFile string, poll time.Duration, stdout, stderr io.Writer) int {
 	opts, err := pf.options()
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger follow: %v\n", err)
