@@ -11,11 +11,11 @@ import (
 )
 
 // Allocate splits a payment's net income among proceeds beneficiaries, exactly to the fen
-// (DESIGN §3): each share of the net income is rounded down to 0.01, and the fens left over
-// go one by one to the largest fractional remainders, ties to the earlier holder in the
-// list. The allocations always sum to net. Shares must sum to 1 with at most 4 decimal
-// places each and net must be a non-negative amount with at most 2 places; anything else
-// is a bug in the caller and panics.
+// (docs/domain.md, Allocation to the fen): each share of the net income is rounded down to 0.01,
+// and the fens left over go one by one to the largest fractional remainders, ties to the earlier
+// holder in the list. The allocations always sum to net. Shares must sum to 1 with at most 4
+// decimal places each and net must be a non-negative amount with at most 2 places; anything else is
+// a bug in the caller and panics.
 func Allocate(net decimal.Decimal, holders []ledger.Holder) []ledger.Allocation {
 	netFen, ok := scaled(net, 2)
 	if !ok || netFen < 0 {

@@ -37,7 +37,7 @@ func TestAllocate(t *testing.T) {
 		shares []string
 		want   []string
 	}{
-		{"DESIGN example: 0.30 / 0.49 / 0.21 of 550000", "550000.00", []string{"0.30", "0.49", "0.21"}, []string{"165000.00", "269500.00", "115500.00"}},
+		{"docs/domain.md example: 0.30 / 0.49 / 0.21 of 550000", "550000.00", []string{"0.30", "0.49", "0.21"}, []string{"165000.00", "269500.00", "115500.00"}},
 		{"one fen to three equal thirds goes to the first (ties: listing order)", "0.01", []string{"0.3334", "0.3333", "0.3333"}, []string{"0.01", "0.00", "0.00"}},
 		{"two fens: largest remainders first", "0.02", []string{"0.3333", "0.3334", "0.3333"}, []string{"0.01", "0.01", "0.00"}},
 		{"100.00 in thirds", "100.00", []string{"0.3333", "0.3333", "0.3334"}, []string{"33.33", "33.33", "33.34"}},

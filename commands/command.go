@@ -13,7 +13,7 @@ import (
 	"techledger/ledger"
 )
 
-// Command names, as the "command" field of the JSON gives them (DESIGN §4).
+// Command names, as the "command" field of the JSON gives them (docs/domain.md, Commands).
 const (
 	NameRegisterContract = "register_contract"
 	NameAmendContract    = "amend_contract"

@@ -30,7 +30,7 @@ type Env struct {
 }
 
 // Decide checks cmd against the contract c (the fold of its stream) and every rule of
-// DESIGN §4, and returns the events that record it. It is a pure function: the same
+// docs/domain.md, and returns the events that record it. It is a pure function: the same
 // inputs always give the same events. A rejection is an *Error naming the field and the
 // rule; then no event is returned.
 func Decide(c Contract, cmd Command, env Env) ([]ledger.DomainEvent, error) {
@@ -109,7 +109,8 @@ func decideRegister(c Contract, cmd *RegisterContract, env Env) ([]ledger.Domain
 	if errR == nil && regOn.After(env.Today) {
 		p.add("registered_on", "%s is in the future (today is %s)", regOn, env.Today)
 	}
-	// The registration number starts with the year of registration (DESIGN §5).
+	// The registration number starts with the year of registration (docs/domain.md,
+	// Registration number format).
 	if idOK && errR == nil && len(cmd.ContractID) == 16 && cmd.ContractID[:4] != strconv.Itoa(regOn.Year) {
 		p.add("contract_id", "year %s does not match registered_on %s", cmd.ContractID[:4], regOn)
 	}
@@ -152,7 +153,7 @@ func decideRegister(c Contract, cmd *RegisterContract, env Env) ([]ledger.Domain
 }
 
 // classification checks type, subtype and field against the reference data (民法典 ch. 20;
-// 技术合同认定规则; DESIGN §5) and records what is at fault in p. The subtype is checked
+// 技术合同认定规则; docs/domain.md, Contract types and subtypes) and records what is at fault in p. The subtype is checked
 // against the type only when the type is valid.
 func classification(p *problems, typ, subtype, field string) {
 	typeOK := false
@@ -176,7 +177,8 @@ func classification(p *problems, typ, subtype, field string) {
 }
 
 // amounts parses amount and tech_amount and checks 0 <= tech_amount <= amount (技术交易额 is
-// the contract amount less non-technical costs, DESIGN §5), recording what is at fault in p.
+// the contract amount less non-technical costs, docs/domain.md, Amounts), recording what
+// is at fault in p.
 func amounts(p *problems, amountS, techS string) (amount, tech decimal.Decimal) {
 	amount, errA := parseAmount("amount", amountS)
 	tech, errT := parseAmount("tech_amount", techS)
@@ -276,8 +278,9 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 		rightOK = true
 	}
 	useRight := cmd.Right == ledger.RightUse
-	// A use right's effective_on may be left out (DESIGN's example does): it then holds
-	// from the start of its term, or from registration if the term began before it.
+	// A use right's effective_on may be left out (the example of docs/domain.md, Commands,
+	// does): it then holds from the start of its term, or from registration if the term
+	// began before it (docs/domain.md, Use: exclusivity and overlap).
 	var effective ledger.Date
 	if cmd.EffectiveOn != "" || !useRight {
 		var err *Error
@@ -334,7 +337,8 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 	}
 	ev := &ledger.RightsAssigned{ContractID: c.ID, Right: cmd.Right, EffectiveOn: effective, Holders: holders}
 	if rightOK && !useRight {
-		// Ownership and proceeds are wholly held: shares sum to exactly 1 (DESIGN §3).
+		// Ownership and proceeds are wholly held: shares sum to exactly 1 (docs/domain.md,
+		// Proceeds shares).
 		if sharesOK && len(cmd.Holders) > 0 && len(cmd.Holders) <= HoldersMax && !sum.Equal(one) {
 			p.add("holders", "shares sum to %s, not exactly 1", sum.String())
 		}
@@ -393,8 +397,8 @@ func decideAssign(c Contract, cmd *AssignRights, env Env) ([]ledger.DomainEvent,
 	}
 	if cmd.Exclusivity != "ordinary" {
 		// Two exclusive (独占) or sole (排他) grants on one achievement may not overlap in
-		// time, across contracts (DESIGN §4; the kinds of 实施许可 as 最高人民法院关于审理技术合同
-		// 纠纷案件适用法律若干问题的解释 art. 25 defines them).
+		// time, across contracts (docs/domain.md, Use: exclusivity and overlap; the kinds of
+		// 实施许可 as 最高人民法院关于审理技术合同纠纷案件适用法律若干问题的解释 art. 25 defines them).
 		for _, g := range env.Grants {
 			if !g.Term.To.Before(from) && !to.Before(g.Term.From) {
 				return nil, reject(CodeConflict, "term", "%s to %s overlaps the %s use right on achievement %s granted under contract %s for %s to %s",
@@ -450,7 +454,8 @@ func decidePayment(c Contract, cmd *RecordPayment, env Env) ([]ledger.DomainEven
 	}
 	net := amount.Sub(costs)
 	beneficiaries := c.Proceeds
-	if beneficiaries == nil { // no proceeds assignment yet: all to the seller (DESIGN §3)
+	// No proceeds assignment yet: all to the seller (docs/domain.md, Payments).
+	if beneficiaries == nil {
 		beneficiaries = []ledger.Holder{{ID: c.Seller.ID, Name: c.Seller.Name, Kind: c.Seller.Kind, Share: &one}}
 	}
 	return []ledger.DomainEvent{&ledger.PaymentRecorded{

@@ -147,7 +147,7 @@ func TestDecide_Register(t *testing.T) {
 		return map[string]any{"id": id, "name": "某单位", "kind": kind, "region": region}
 	}
 	runDecide(t, []decideCase{
-		{name: "registers the DESIGN example", cmd: registerJSON, want: []ledger.DomainEvent{reg}},
+		{name: "registers the docs/domain.md example", cmd: registerJSON, want: []ledger.DomainEvent{reg}},
 		{name: "rejects a second registration of the contract", given: []ledger.DomainEvent{reg}, cmd: registerJSON, code: CodeConflict, field: "contract_id", rule: "already registered"},
 		{name: "rejects a registration number that is not 16 digits", cmd: with(registerJSON, map[string]any{"contract_id": "2023-1401-01"}), code: CodeInvalid, field: "contract_id"},
 		{name: "rejects an unknown province prefix", cmd: with(registerJSON, map[string]any{"contract_id": "2023990101000123"}), code: CodeInvalid, field: "contract_id"},
@@ -283,7 +283,7 @@ func TestDecide_AssignRights(t *testing.T) {
 		{name: "accepts an exclusive grant right after an earlier one", given: []ledger.DomainEvent{reg},
 			grants: []UseGrant{grant("2022140101000007", "exclusive", "2020-01-01", "2023-03-14")}, cmd: useJSON,
 			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Len(t, evs, 1) }},
-		{name: "accepts an ordinary grant over an exclusive one (DESIGN limits exclusive and sole only)", given: []ledger.DomainEvent{reg},
+		{name: "accepts an ordinary grant over an exclusive one (docs/domain.md limits exclusive and sole only)", given: []ledger.DomainEvent{reg},
 			grants: []UseGrant{grant("2022140101000007", "exclusive", "2020-01-01", "2040-01-01")}, cmd: with(useJSON, map[string]any{"exclusivity": "ordinary"}),
 			check: func(t *testing.T, evs []ledger.DomainEvent) { assert.Len(t, evs, 1) }},
 		{name: "requires exclusivity for use", given: []ledger.DomainEvent{reg}, cmd: with(useJSON, map[string]any{"exclusivity": nil}), code: CodeInvalid, field: "exclusivity", rule: "is required"},

@@ -27,7 +27,8 @@ const (
 	RegistrationYearMax = 2100
 )
 
-// ValidRegistrationNumber checks a technology contract registration number (DESIGN §5).
+// ValidRegistrationNumber checks a technology contract registration number (docs/domain.md,
+// Registration number format).
 //
 // The current form has 16 digits, read as YYYY PPCC RR NNNNNN: the registration year, the first
 // four digits of the registry's GB/T 2260 code (山西 1400, 太原 1401), the registry point and a

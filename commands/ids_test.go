@@ -11,7 +11,7 @@ func TestValidRegistrationNumber(t *testing.T) {
 		number  string
 		wantErr string // "" for valid; otherwise a substring of the error
 	}{
-		{name: "DESIGN example", number: "2023140101000123"},
+		{name: "docs/domain.md example", number: "2023140101000123"},
 		{name: "provincial registry 1400", number: "2024140001000001"},
 		{name: "first year of registration", number: "1985140101000001"},
 		{name: "last plausible year", number: "2100140101000001"},
@@ -112,17 +112,17 @@ func TestValidUSCC(t *testing.T) {
 	//   weights  1  3  9 27 19 26 16 17  20   29 25 13  8 24 10  30   28
 	//   products 9  3 27 135 0 26  0  0  420   0  0  0  8  0  0  900  112  → sum 1640
 	//   1640 mod 31 = 28; 31 − 28 = 3 → check character "3". ✓
-	// And for the DESIGN example 12140000405000025X (太原理工大学 in the example command):
+	// And for the docs/domain.md example 12140000405000025X (太原理工大学 in the example command):
 	//   1·1 + 2·3 + 1·9 + 4·27 + 4·20 + 5·25 + 2·30 + 5·28 = 529; 529 mod 31 = 2;
-	//   31 − 2 = 29 → "X". ✓ The DESIGN example is valid.
+	//   31 − 2 = 29 → "X". ✓ The example is valid.
 	tests := []struct {
 		name    string
 		code    string
 		wantErr string // "" for valid; otherwise a substring of the error
 	}{
 		{name: "GB 32100-2015 example", code: "91350100M000100Y43"},
-		{name: "DESIGN seller (事业单位)", code: "12140000405000025X"},
-		{name: "DESIGN buyer (企业)", code: "91140400234567819D"},
+		{name: "example seller (事业单位)", code: "12140000405000025X"},
+		{name: "example buyer (企业)", code: "91140400234567819D"},
 		{name: "enterprise registered in Shenzhen", code: "914403001922038216"},
 		{name: "check character 0 (31 mod 31)", code: withCheck(t, "9114010000000000A")},
 		{name: "social organization (民政)", code: withCheck(t, "51140000MJY000000")},

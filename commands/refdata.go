@@ -1,6 +1,7 @@
 package commands
 
-// Reference data as code: the closed lists of codes that commands accept (DESIGN §5).
+// Reference data as code: the closed lists of codes that commands accept (docs/domain.md,
+// Reference data and where it comes from).
 //
 // Each category is one table, a slice in report order, with the code's English id (the value
 // carried in commands and events), its Chinese label, and a form code where the source defines
@@ -135,8 +136,8 @@ var refExclusivities = []refEntry{
 	{id: "ordinary", label: "普通"},  // the licensor may license others too
 }
 
-// refRights lists the three rights a rights assignment records (三权, DESIGN §3). Sources:
-// ownership — 赋予科研人员职务科技成果所有权或长期使用权试点实施方案 (国科发区〔2020〕128号);
+// refRights lists the three rights a rights assignment records (三权, docs/domain.md, Rights).
+// Sources: ownership — 赋予科研人员职务科技成果所有权或长期使用权试点实施方案 (国科发区〔2020〕128号);
 // use — 民法典 第八百六十二条 (许可) and the same plan's long-term use right; proceeds —
 // 促进科技成果转化法 (2015) 第四十三至四十五条.
 var refRights = []refEntry{
@@ -146,8 +147,8 @@ var refRights = []refEntry{
 }
 
 // refHolderKinds lists the kinds a rights holder may have besides the party kinds: the institution
-// that produced the result, its researchers, and the broker (DESIGN §3; 促进科技成果转化法 第四十五条
-// for researchers' rewards; 技术经纪人 as in 技术合同认定登记管理办法).
+// that produced the result, its researchers, and the broker (docs/domain.md, Rights;
+// 促进科技成果转化法 第四十五条 for researchers' rewards; 技术经纪人 as in 技术合同认定登记管理办法).
 var refHolderKinds = []refEntry{
 	{id: "institution", label: "成果完成单位"},
 	{id: "researcher", label: "科研人员"},

@@ -6,8 +6,8 @@ import (
 	"unicode/utf8"
 )
 
-// The expected tables in these tests are written out again from DESIGN §5, not derived from the
-// code's tables, so a typo in either shows up as a difference.
+// The expected tables in these tests are written out again from docs/domain.md, not derived from
+// the code's tables, so a typo in either shows up as a difference.
 
 func TestContractTypeLabel(t *testing.T) {
 	tests := []struct {

@@ -16,8 +16,9 @@ import (
 // Parties abroad use AbroadRegion.
 
 const (
-	// HomeProvince is the ledger's default home province (山西省); DESIGN §3 measures flows
-	// (within, outflow, inflow, external) relative to it.
+	// HomeProvince is the ledger's default home province (山西省); flows (within, outflow,
+	// inflow, external) are measured relative to it (docs/domain.md, Flow relative to the home
+	// province).
 	HomeProvince = "140000"
 
 	// AbroadRegion is the region code of a party outside China (境外). GB/T 2260 defines no

@@ -25,7 +25,7 @@
 //
 // # Domain events
 //
-// The facts of DESIGN §3 are Go types ([ContractRegistered], [ContractAmended],
+// The facts of docs/domain.md are Go types ([ContractRegistered], [ContractAmended],
 // [ContractRevoked], [RightsAssigned], [PaymentRecorded]) with a codec ([Encode],
 // [Decode]) that refuses an unknown type or schema version instead of guessing.
 package ledger

@@ -8,7 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Event types, one per fact of DESIGN §3. Each is recorded in a contract's stream
+// Event types, one per fact of docs/domain.md. Each is recorded in a contract's stream
 // ("contract-<contract_id>", see ContractStream).
 const (
 	TypeContractRegistered = "ContractRegistered"
@@ -34,7 +34,7 @@ type DomainEvent interface {
 type Party struct {
 	ID     string `json:"id"`     // 统一社会信用代码 for organizations; opaque for individuals
 	Name   string `json:"name"`   // registered name
-	Kind   string `json:"kind"`   // party kind code, DESIGN §5 (university, enterprise, …)
+	Kind   string `json:"kind"`   // party kind code, docs/domain.md, Party kinds (university, …)
 	Region string `json:"region"` // 6-digit GB/T 2260 code
 }
 

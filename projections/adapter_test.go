@@ -32,7 +32,8 @@ func date(t testing.TB, s string) ledger.Date {
 }
 
 // projectStatsJSON replays store up to asOf (0: the head) and returns the stats document of
-// DESIGN §4 for the query (by: dimension names; from, to: "YYYY-MM-DD" or "" for open).
+// docs/domain.md (Statistics) for the query (by: dimension names; from, to: "YYYY-MM-DD" or "" for
+// open).
 func projectStatsJSON(t testing.TB, store ledger.Store, by []string, from, to string, asOf ledger.Position) []byte {
 	t.Helper()
 	rep, err := replayTo(t, store, asOf).Stats(projections.StatsQuery{By: by, From: date(t, from), To: date(t, to)})
@@ -46,8 +47,9 @@ func projectStatsJSON(t testing.TB, store ledger.Store, by []string, from, to st
 	return b
 }
 
-// projectRewardsJSON replays store up to asOf (0: the head) and returns the rewards document
-// of DESIGN §4 (year 0: every year; institution "": every institution).
+// projectRewardsJSON replays store up to asOf (0: the head) and returns the rewards document of
+// docs/domain.md (Researcher reward tallies) (year 0: every year; institution "": every
+// institution).
 func projectRewardsJSON(t testing.TB, store ledger.Store, year int, institution string, asOf ledger.Position) []byte {
 	t.Helper()
 	rep, err := replayTo(t, store, asOf).Rewards(projections.RewardsQuery{Year: year, Institution: institution})

@@ -11,9 +11,9 @@ import (
 	"techledger/ledger"
 )
 
-// ContractView is a contract's current state, folded from its stream: terms in force,
-// parties, the rights in force, every payment with its allocations, and the flags of its
-// proceeds assignment (DESIGN §3). Amounts are strings with two decimals.
+// ContractView is a contract's current state, folded from its stream: terms in force, parties, the
+// rights in force, every payment with its allocations, and the flags of its proceeds assignment
+// (docs/domain.md, Researcher reward floors). Amounts are strings with two decimals.
 type ContractView struct {
 	ContractID    string          `json:"contract_id"`
 	Version       ledger.Version  `json:"version"`

@@ -14,8 +14,8 @@ import (
 	"techledger/ledger/memstore"
 )
 
-// designExample is DESIGN §4's command example (with a second payment after the
-// amendment), so every value below can be checked by hand.
+// designExample is the command example of docs/domain.md (Commands) (with a second payment after
+// the amendment), so every value below can be checked by hand.
 const designExample = `{"command":"register_contract","command_id":"c-0001","contract_id":"2023140101000123","title":"煤矸石综合利用技术转让","type":"transfer","subtype":"patent_right","signed_on":"2023-03-01","registered_on":"2023-03-15","amount":"1200000.00","tech_amount":"1000000.00","field":"environment","seller":{"id":"12140000405000025X","name":"太原理工大学","kind":"university","region":"140100"},"buyer":{"id":"91140400234567819D","name":"长治某能源有限公司","kind":"enterprise","region":"140400"},"intermediary":null,"achievement_id":"ACH-2022-0042","ip_types":["patent"]}
 {"command":"record_payment","command_id":"c-0000","contract_id":"2023140101000123","payment_id":"P-0","amount":"100.00","costs":"0.00","paid_on":"2023-03-20"}
 {"command":"assign_rights","command_id":"c-0002","contract_id":"2023140101000123","right":"proceeds","effective_on":"2023-03-15","holders":[{"id":"12140000405000025X","name":"太原理工大学","kind":"institution","share":"0.30"},{"id":"R-001","name":"张三","kind":"researcher","institution":"太原理工大学","share":"0.49"},{"id":"R-002","name":"李四","kind":"researcher","institution":"太原理工大学","share":"0.21"}]}

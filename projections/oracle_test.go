@@ -1,14 +1,15 @@
 package projections_test
 
 // An independent oracle for the projections (issue 4): a second, deliberately naive
-// computation of the statistics and the researcher rewards of DESIGN §3–§4, folded from the
+// computation of the statistics and the researcher rewards of docs/domain.md, folded from the
 // raw NDJSON commands (not from the log's events, and sharing no code with the projections),
 // compared with the projections on generated datasets of several seeds.
 //
 // Test functions named TestOracle* check the oracle on its own (they need no projection);
 // TestProjectionMatchesOracle* compare the projections with it.
 //
-// The oracle's semantics, as DESIGN states them:
+// The oracle's semantics, as docs/domain.md states them (Statistics, Payments, Allocation to
+// the fen, Researcher reward tallies):
 //   - stats: contracts registered and not revoked at the as-of point, with the latest
 //     amendment's type/subtype/field/amount/tech_amount (an omitted field keeps its value);
 //     filter from ≤ registered_on ≤ to (inclusive, either end open); per row count, amount,
@@ -133,9 +134,9 @@ func sumRats(rs ...*big.Rat) *big.Rat {
 	return s
 }
 
-// oracleAllocate splits net among shares exactly to the fen (DESIGN §3): each part is
-// net×share rounded down to the fen; the fens left over go one by one to the largest
-// fractional remainders, ties to the earlier share in the list.
+// oracleAllocate splits net among shares exactly to the fen (docs/domain.md, Allocation to
+// the fen): each part is net×share rounded down to the fen; the fens left over go one by one
+// to the largest fractional remainders, ties to the earlier share in the list.
 func oracleAllocate(net *big.Rat, shares []*big.Rat) []*big.Rat {
 	netFen := new(big.Rat).Mul(net, hundred)
 	if !netFen.IsInt() || netFen.Sign() < 0 {
@@ -319,7 +320,7 @@ var allDims = []string{
 	"seller_province", "seller_city", "buyer_province", "buyer_city", "flow",
 }
 
-// statsJSON returns the stats document of DESIGN §4 for the query.
+// statsJSON returns the stats document of docs/domain.md (Statistics) for the query.
 func (l *oLedger) statsJSON(by []string, from, to string) []byte {
 	type agg struct {
 		dims               []string
@@ -376,7 +377,8 @@ func (l *oLedger) statsJSON(by []string, from, to string) []byte {
 // ---------------------------------------------------------------------------------------
 // Rewards.
 
-// rewardsJSON returns the rewards document of DESIGN §4 (year 0: all; institution "": all).
+// rewardsJSON returns the rewards document of docs/domain.md (Researcher reward tallies) (year 0:
+// all; institution "": all).
 func (l *oLedger) rewardsJSON(year int, institution string) []byte {
 	type key struct{ id, inst string }
 	type agg struct {

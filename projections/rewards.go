@@ -12,10 +12,10 @@ import (
 	"techledger/ledger"
 )
 
-// Researcher rewards (DESIGN §3). Each PaymentRecorded event fixes, when it is recorded,
-// how the payment's net income is allocated to the proceeds beneficiaries in force (package
-// commands computes it, exact to the fen). The tallies sum those allocations; they never
-// re-allocate, so a later assignment or a revocation changes nothing already allocated.
+// Researcher rewards (docs/domain.md, Researcher reward tallies). Each PaymentRecorded event fixes,
+// when it is recorded, how the payment's net income is allocated to the proceeds beneficiaries in
+// force (package commands computes it, exact to the fen). The tallies sum those allocations; they
+// never re-allocate, so a later assignment or a revocation changes nothing already allocated.
 //
 // A tally is kept per researcher and institution: a researcher who moved is listed once
 // per institution, with what they earned as its member.
@@ -132,7 +132,7 @@ type RewardsQuery struct {
 	Institution string // exact; "": every institution
 }
 
-// RewardRow is one researcher's tally (DESIGN §4 `rewards`).
+// RewardRow is one researcher's tally (docs/domain.md, Researcher reward tallies).
 type RewardRow struct {
 	ResearcherID string `json:"researcher_id"`
 	Name         string `json:"name"` // as last recorded up to the as-of point, whatever the year filter

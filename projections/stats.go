@@ -9,8 +9,8 @@ import (
 	"techledger/ledger"
 )
 
-// Dimensions are the names a statistics query can group by (DESIGN §4), in the order
-// --help lists them.
+// Dimensions are the names a statistics query can group by (docs/domain.md, Statistics), in
+// the order --help lists them.
 var Dimensions = []string{
 	"year", "quarter", "month", "type", "subtype", "field", "seller_kind", "buyer_kind",
 	"seller_province", "seller_city", "buyer_province", "buyer_city", "flow",
@@ -52,9 +52,9 @@ type StatsRow struct {
 	Paid       Money // payments recorded so far
 }
 
-// StatsReport is the result of a statistics query, rows sorted by their dimension values.
-// It encodes as DESIGN §4 shows: {"as_of": N, "rows": [{"<dim>": "<value>", …, "count":
-// N, "amount": "0.00", "tech_amount": "0.00", "paid": "0.00"}]}.
+// StatsReport is the result of a statistics query, rows sorted by their dimension values. It
+// encodes as docs/domain.md (Statistics) shows: {"as_of": N, "rows": [{"<dim>": "<value>", …,
+// "count": N, "amount": "0.00", "tech_amount": "0.00", "paid": "0.00"}]}.
 type StatsReport struct {
 	AsOf ledger.Position
 	By   []string

@@ -26,9 +26,10 @@ type contract struct {
 	use                   *useGrant
 }
 
-// achievement is a result (科技成果) that contracts transact. It is remembered for a while so
-// that it can be licensed again; exclEnd and anyEnd make sure that exclusive and sole grants
-// on it never overlap in time (DESIGN §4), and that an ordinary grant never overlaps one either.
+// achievement is a result (科技成果) that contracts transact. It is remembered for a while so that it
+// can be licensed again; exclEnd and anyEnd make sure that exclusive and sole grants on it never
+// overlap in time (docs/domain.md, Use: exclusivity and overlap), and that an ordinary grant never
+// overlaps one either.
 type achievement struct {
 	id      string
 	seller  *entity
@@ -84,7 +85,7 @@ var (
 	exclusivities    = []weighted{{"exclusive", 30}, {"sole", 25}, {"ordinary", 45}}
 )
 
-// pilotStart is when Shanxi's 赋权 pilot began (DESIGN §5: Shanxi 2022).
+// pilotStart is when Shanxi's 赋权 pilot began (docs/domain.md, Ownership: Shanxi 2022).
 var pilotStart = dayOf(2022, time.January, 1)
 
 // register registers one contract on reg and queues its follow-up commands.
@@ -181,9 +182,9 @@ func (g *generator) newContract(reg day) *contract {
 	return c
 }
 
-// registrationNumber assigns the next 16-digit number YYYY PPCC RR NNNNNN (DESIGN §5) of the
-// registry that registers c: the seller's city, or the buyer's when the seller is outside
-// Shanxi.
+// registrationNumber assigns the next 16-digit number YYYY PPCC RR NNNNNN (docs/domain.md,
+// Registration number format) of the registry that registers c: the seller's city, or the
+// buyer's when the seller is outside Shanxi.
 func (g *generator) registrationNumber(c *contract) string {
 	region := c.seller.party.Region
 	if !c.seller.shanxi() {

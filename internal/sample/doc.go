@@ -1,5 +1,5 @@
-// Package sample generates realistic, deterministic command streams for techledger: the
-// NDJSON that `techledger import` reads (DESIGN §4), shaped like a few years of technology
+// Package sample generates realistic, deterministic command streams for techledger: the NDJSON that
+// `techledger import` reads (docs/domain.md, Commands), shaped like a few years of technology
 // contract registration (技术合同认定登记) in Shanxi.
 //
 // [Write] registers [Config.Contracts] contracts with registration dates spread over the
@@ -13,7 +13,7 @@
 // run beyond it. Some achievements are licensed more than once, by ordinary grants or by
 // exclusive grants one after another.
 //
-// Every line is valid under the rules of DESIGN §4 when applied in file order: registration
+// Every line is valid under the rules of docs/domain.md when applied in file order: registration
 // numbers and unified social credit codes pass the checks of package commands, shares sum to
 // exactly 1, payments never exceed the amount in force, exclusive and sole use grants on one
 // achievement never overlap, and a revoked contract receives nothing further. The shares of

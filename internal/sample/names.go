@@ -12,7 +12,7 @@ type institutionSpec struct {
 	region      string   // county-level GB/T 2260 code of its main site
 	weight      int      // relative number of contracts it sells
 	researchers int      // size of its researcher pool
-	pilot       bool     // in Shanxi's 2022 赋权 pilot (DESIGN §5, ownership pilot)
+	pilot       bool     // in Shanxi's 2022 赋权 pilot (docs/domain.md, Ownership)
 	fields      []string // the technical fields it sells most in
 }
 

@@ -120,7 +120,7 @@ type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
 
-// TestWrite_Valid applies DESIGN §4's rules to generated streams, line by line in file
+// TestWrite_Valid applies the rules of docs/domain.md to generated streams, line by line in file
 // order, with its own bookkeeping (checkStream), and checks that the stream exercises what
 // reports need: every contract type and field, flagged researcher shares, relicensed
 // achievements, payments on both sides of a proceeds assignment.
@@ -293,7 +293,8 @@ type (
 	}
 )
 
-// commandKeys lists the keys each command may carry (true: required), as DESIGN §4 shows them.
+// commandKeys lists the keys each command may carry (true: required), as docs/domain.md
+// (Commands) shows them.
 var commandKeys = map[string]map[string]bool{
 	"register_contract": {
 		"command": true, "command_id": true, "contract_id": true, "title": true, "type": true,
@@ -342,8 +343,8 @@ type grantTerm struct {
 	contract string
 }
 
-// checkStream checks every line of data against DESIGN §4's rules in file order and returns
-// what it saw. It reports each broken rule with its line number.
+// checkStream checks every line of data against the rules of docs/domain.md in file order and
+// returns what it saw. It reports each broken rule with its line number.
 func checkStream(t *testing.T, data []byte) streamStats {
 	t.Helper()
 	st := streamStats{types: map[string]int{}, fields: map[string]int{}, rights: map[string]int{}}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The command names of DESIGN §4.
+// The command names of docs/domain.md, Commands.
 const (
 	cmdRegister = "register_contract"
 	cmdAmend    = "amend_contract"
@@ -16,8 +16,8 @@ const (
 	cmdPayment  = "record_payment"
 )
 
-// The wire form of the commands, field for field as DESIGN §4 shows them. Structs (not maps)
-// keep the key order fixed, so the output is byte-for-byte reproducible.
+// The wire form of the commands, field for field as docs/domain.md (Commands) shows them. Structs
+// (not maps) keep the key order fixed, so the output is byte-for-byte reproducible.
 
 // party is a seller, buyer or intermediary.
 type party struct {

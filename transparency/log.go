@@ -1,0 +1,432 @@
+package transparency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"techledger/ledger"
+)
+
+// Source is what a Log needs of a ledger store: records in position order and a way to
+// follow new ones. Every ledger.Store has these; each yields only durable records, so the
+// tree never holds (and the log never signs) a record that could still be lost.
+type Source interface {
+	ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error]
+	Subscribe(ctx context.Context, from ledger.Position) iter.Seq2[ledger.Record, error]
+}
+
+// StreamReader is the optional part of a Source that Bundle uses.
+type StreamReader interface {
+	ReadStream(ctx context.Context, stream string, from ledger.Version) iter.Seq2[ledger.Record, error]
+}
+
+// File names in Options.Dir.
+const (
+	TreeFile        = "tree.hashes"
+	CheckpointsFile = "checkpoints"
+)
+
+// Options configure a Log.
+type Options struct {
+	// Dir holds the tree's hash file and the signed checkpoints (created if needed).
+	Dir string
+	// Signer signs checkpoints (see ParseSignerKey). Nil: the Log keeps the tree and signs
+	// nothing; it then serves no checkpoint and no proof.
+	Signer note.Signer
+	// VerifierKey is the Signer's verifier key, used to read back persisted checkpoints.
+	VerifierKey string
+	// Interval is the least time between two checkpoints (default 1 s).
+	Interval time.Duration
+	// ResignInterval is how long an unchanged checkpoint goes before it is signed again
+	// (default 1 minute); see Log.Run.
+	ResignInterval time.Duration
+	// Logger receives what the log does (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// RootMismatchError refuses to start a Log whose records do not give the root of the last
+// signed checkpoint: the log was rewritten, truncated or damaged since it was signed.
+type RootMismatchError struct {
+	Size      int64
+	Signed    tlog.Hash // the root in the last signed checkpoint
+	Log       tlog.Hash // the root of the log's first Size records (zero if it has fewer)
+	LogRecord int64     // the log's record count when it has fewer than Size
+}
+
+func (e *RootMismatchError) Error() string {
+	if e.LogRecord < e.Size {
+		return fmt.Sprintf("transparency: the last signed checkpoint covers %d records but the log has only %d (rolled back?); refusing to start", e.Size, e.LogRecord)
+	}
+	return fmt.Sprintf("transparency: the log's tree at size %d has root %s but the last signed checkpoint says %s (rewritten history?); refusing to start", e.Size, e.Log, e.Signed)
+}
+
+// Log is the transparency log over one ledger store: the tree (kept up to date by Run),
+// the signed checkpoints, and the proofs and bundles built against them. It is safe for
+// concurrent use.
+type Log struct {
+	src  Source
+	opts Options
+	tree *Tree
+	cps  *checkpoints // nil without a Signer
+
+	mu       sync.Mutex  // one signer at a time
+	lastHash ledger.Hash // chain hash of the last record in the tree (follower only)
+	signedAt time.Time
+}
+
+// Open opens the Log kept in opts.Dir over src: it loads the stored hashes, brings the tree
+// up to the head of src (rebuilding it from the records when it is missing, behind, or does
+// not match them), and checks the root at the last signed checkpoint's size. A mismatch
+// returns a *RootMismatchError naming both roots, and the Log is not opened.
+func Open(ctx context.Context, src Source, opts Options) (*Log, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.ResignInterval <= 0 {
+		opts.ResignInterval = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("transparency: %w", err)
+	}
+	l := &Log{src: src, opts: opts}
+	if opts.Signer != nil {
+		v, err := note.NewVerifier(opts.VerifierKey)
+		if err != nil {
+			return nil, fmt.Errorf("transparency: verifier key: %w", err)
+		}
+		if v.Name() != opts.Signer.Name() || v.KeyHash() != opts.Signer.KeyHash() {
+			return nil, errors.New("transparency: the verifier key is not the signer's")
+		}
+		if l.cps, err = openCheckpoints(filepath.Join(opts.Dir, CheckpointsFile), v); err != nil {
+			return nil, fmt.Errorf("transparency: %w", err)
+		}
+	}
+	t, err := OpenTree(filepath.Join(opts.Dir, TreeFile))
+	if err != nil {
+		l.closeCheckpoints()
+		return nil, fmt.Errorf("transparency: %w", err)
+	}
+	l.tree = t
+	if err := l.start(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// start reconciles the stored tree with the log and checks the last signed checkpoint.
+func (l *Log) start(ctx context.Context) error {
+	rebuilt := false
+	if n := l.tree.Size(); n > 0 {
+		ok, err := l.matches(ctx, n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			l.opts.Logger.Warn("transparency: stored tree does not match the log; rebuilding it", "records", n)
+			if err := l.tree.Truncate(0); err != nil {
+				return fmt.Errorf("transparency: %w", err)
+			}
+			rebuilt = true
+		}
+	}
+	if err := l.catchUp(ctx); err != nil {
+		return err
+	}
+	if l.cps == nil {
+		return nil
+	}
+	last, msg := l.cps.Latest()
+	if msg == nil {
+		return nil
+	}
+	err := l.checkRoot(last)
+	if err != nil && !rebuilt {
+		// The stored hashes may be what is damaged: rebuild them from the log, check again.
+		l.opts.Logger.Warn("transparency: root does not match the last checkpoint; rebuilding the tree from the log", "err", err)
+		if terr := l.tree.Truncate(0); terr != nil {
+			return fmt.Errorf("transparency: %w", terr)
+		}
+		if err := l.catchUp(ctx); err != nil {
+			return err
+		}
+		err = l.checkRoot(last)
+	}
+	return err
+}
+
+func (l *Log) checkRoot(last Checkpoint) error {
+	n := l.tree.Size()
+	if n < last.Size {
+		return &RootMismatchError{Size: last.Size, Signed: last.Root, LogRecord: n}
+	}
+	root, err := l.tree.Root(last.Size)
+	if err != nil {
+		return fmt.Errorf("transparency: %w", err)
+	}
+	if root != last.Root {
+		return &RootMismatchError{Size: last.Size, Signed: last.Root, Log: root, LogRecord: n}
+	}
+	return nil
+}
+
+// matches reports whether the tree's last leaf is the leaf of the log's record at
+// position n. The leaf is the chain hash, which commits to every record before it, so
+// with a valid chain this one comparison covers the whole prefix.
+func (l *Log) matches(ctx context.Context, n int64) (bool, error) {
+	for rec, err := range l.src.ReadAll(ctx, ledger.Position(n)) {
+		if err != nil {
+			return false, fmt.Errorf("transparency: read position %d: %w", n, err)
+		}
+		if rec.Position != ledger.Position(n) {
+			return false, nil
+		}
+		leaf, err := l.tree.Leaf(n - 1)
+		if err != nil {
+			return false, fmt.Errorf("transparency: %w", err)
+		}
+		l.lastHash = rec.Hash
+		return leaf == LeafHash(rec.Hash), nil
+	}
+	return false, nil // the log is shorter than the tree
+}
+
+// catchUp appends every record of the log after the tree's size.
+func (l *Log) catchUp(ctx context.Context) error {
+	n := l.tree.Size()
+	if n == 0 {
+		l.lastHash = ledger.Hash{}
+	}
+	batch := make([]ledger.Hash, 0, 1024)
+	for rec, err := range l.src.ReadAll(ctx, ledger.Position(n+1)) {
+		if err != nil {
+			return fmt.Errorf("transparency: read the log from position %d: %w", n+1, err)
+		}
+		if err := l.check(&rec, n+int64(len(batch))+1); err != nil {
+			return err
+		}
+		batch = append(batch, rec.Hash)
+		if len(batch) == cap(batch) {
+			if err := l.tree.Append(batch...); err != nil {
+				return fmt.Errorf("transparency: %w", err)
+			}
+			n += int64(len(batch))
+			batch = batch[:0]
+		}
+	}
+	if err := l.tree.Append(batch...); err != nil {
+		return fmt.Errorf("transparency: %w", err)
+	}
+	return nil
+}
+
+// check asserts that rec is the record at position want and links to the one before it.
+func (l *Log) check(rec *ledger.Record, want int64) error {
+	if rec.Position != ledger.Position(want) {
+		return &ledger.CorruptionError{Position: rec.Position, Reason: fmt.Sprintf("transparency: expected position %d", want)}
+	}
+	if rec.PrevHash != l.lastHash {
+		return &ledger.CorruptionError{Position: rec.Position, Reason: fmt.Sprintf("transparency: previous hash %s does not match hash %s of position %d", rec.PrevHash, l.lastHash, want-1)}
+	}
+	l.lastHash = rec.Hash
+	return nil
+}
+
+// Size returns the number of records in the tree.
+func (l *Log) Size() int64 { return l.tree.Size() }
+
+// Tree returns the log's tree.
+func (l *Log) Tree() *Tree { return l.tree }
+
+// Run follows the source, adding each new record to the tree, and (with a Signer) signs a
+// checkpoint at most once per Interval when the tree has grown, and again after
+// ResignInterval when it has not (the root is recomputed from the stored hashes and must
+// still be the one signed, so a damaged hash file is noticed; Ed25519 signatures are
+// deterministic, so the note is the same and is not stored twice). Run returns when ctx is
+// done (nil) or on the first error.
+func (l *Log) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { errc <- l.follow(ctx) }()
+	if l.cps == nil {
+		err := <-errc
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	tick := time.NewTicker(l.opts.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if _, err := l.SignNow(); err != nil {
+				l.opts.Logger.Error("transparency: signing stopped", "err", err)
+				return err
+			}
+		}
+	}
+}
+
+func (l *Log) follow(ctx context.Context) error {
+	n := l.tree.Size()
+	for rec, err := range l.src.Subscribe(ctx, ledger.Position(n+1)) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("transparency: follow the log: %w", err)
+		}
+		if err := l.check(&rec, n+1); err != nil {
+			return err
+		}
+		if err := l.tree.Append(rec.Hash); err != nil {
+			return fmt.Errorf("transparency: %w", err)
+		}
+		n++
+	}
+	return nil
+}
+
+// SignNow signs a checkpoint of the whole tree if it grew since the last one (or if
+// ResignInterval has passed), persists it, then publishes it, and returns the latest
+// checkpoint. Before signing it makes the tree's hashes durable and checks that the tree
+// still has the root last signed, so two inconsistent checkpoints are never signed.
+func (l *Log) SignNow() (Checkpoint, error) {
+	if l.cps == nil {
+		return Checkpoint{}, ErrNoCheckpoint
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, msg := l.cps.Latest()
+	n := l.tree.Size()
+	if msg != nil && n == last.Size && time.Since(l.signedAt) < l.opts.ResignInterval {
+		return last, nil
+	}
+	if n == 0 {
+		return Checkpoint{}, ErrNoCheckpoint
+	}
+	if err := l.tree.Sync(); err != nil {
+		return Checkpoint{}, fmt.Errorf("transparency: %w", err)
+	}
+	if msg != nil {
+		if err := l.checkRoot(last); err != nil {
+			return Checkpoint{}, err
+		}
+	}
+	root, err := l.tree.Root(n)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("transparency: %w", err)
+	}
+	cp := Checkpoint{Origin: l.opts.Signer.Name(), Size: n, Root: root}
+	signed, err := sign(cp, l.opts.Signer)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("transparency: %w", err)
+	}
+	l.signedAt = time.Now()
+	if msg != nil && sameNote(signed, msg) {
+		return cp, nil
+	}
+	if err := l.cps.add(cp, signed); err != nil {
+		return Checkpoint{}, fmt.Errorf("transparency: %w", err)
+	}
+	l.opts.Logger.Debug("transparency: signed checkpoint", "size", n, "root", root)
+	return cp, nil
+}
+
+// Latest returns the latest signed checkpoint and its note, or ErrNoCheckpoint.
+func (l *Log) Latest() (Checkpoint, []byte, error) {
+	if l.cps == nil {
+		return Checkpoint{}, nil, ErrNoCheckpoint
+	}
+	cp, msg := l.cps.Latest()
+	if msg == nil {
+		return Checkpoint{}, nil, ErrNoCheckpoint
+	}
+	return cp, msg, nil
+}
+
+// CheckpointAt returns the signed note of size n, or ErrNotSigned.
+func (l *Log) CheckpointAt(n int64) ([]byte, error) {
+	if l.cps == nil {
+		return nil, ErrNoCheckpoint
+	}
+	return l.cps.At(n)
+}
+
+func (l *Log) signed(n int64) error {
+	if l.cps == nil {
+		return ErrNoCheckpoint
+	}
+	if !l.cps.Signed(n) {
+		return fmt.Errorf("size %d: %w", n, ErrNotSigned)
+	}
+	return nil
+}
+
+// InclusionProof returns the proof that the record at position is in the tree of the
+// signed size n, and the record's leaf hash.
+func (l *Log) InclusionProof(position ledger.Position, n int64) (tlog.Hash, tlog.RecordProof, error) {
+	if err := l.signed(n); err != nil {
+		return tlog.Hash{}, nil, err
+	}
+	if position < 1 || int64(position) > n {
+		return tlog.Hash{}, nil, fmt.Errorf("position %d at size %d: %w", position, n, ErrOutOfRange)
+	}
+	leaf, err := l.tree.Leaf(int64(position) - 1)
+	if err != nil {
+		return tlog.Hash{}, nil, err
+	}
+	p, err := l.tree.InclusionProof(int64(position)-1, n)
+	return leaf, p, err
+}
+
+// ConsistencyProof returns the proof that the tree of signed size n extends the tree of
+// signed size m.
+func (l *Log) ConsistencyProof(m, n int64) (tlog.TreeProof, error) {
+	if err := l.signed(m); err != nil {
+		return nil, err
+	}
+	if err := l.signed(n); err != nil {
+		return nil, err
+	}
+	return l.tree.ConsistencyProof(m, n)
+}
+
+// Close stops nothing that Run started (cancel its context for that); it writes the tree's
+// hashes and closes the files.
+func (l *Log) Close() error {
+	err := l.tree.Close()
+	if cerr := l.closeCheckpoints(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (l *Log) closeCheckpoints() error {
+	if l.cps == nil {
+		return nil
+	}
+	return l.cps.close()
+}
