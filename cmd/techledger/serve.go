@@ -152,8 +152,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	default:
 		logger.Info("bearer tokens required", "tokens", len(tokens.byDigest))
 	}
-	logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "store", data.String())
-	if err := serveUntil(ctx, ln, a.httpHandler(), logger, shutdownGrace); err != nil {
+	handler, snapshotSearch, err := withConsole(ctx, a.httpHandler(), s, a.handler, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger: console: %v\n", err)
+		return exitFailure
+	}
+	defer snapshotSearch()
+	logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "console", scheme+"://"+ln.Addr().String()+"/", "store", data.String())
+	if err := serveUntil(ctx, ln, handler, logger, shutdownGrace); err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
 	}
