@@ -184,7 +184,9 @@ func TestBrowser_AmendShowsChangeInTimeline(t *testing.T) {
 // registrar page, and typing a registrar URL gets 403 from the server.
 func TestBrowser_StatisticianGets403(t *testing.T) {
 	ts := newTestServer(t, true, Page{Path: "/stats", Nav: "统计", Roles: []string{RoleStatistician},
-		Render: func(*http.Request, Principal) (string, template.HTML, error) { return "统计", "<p id=\"stats\">统计表</p>", nil }})
+		Render: func(*http.Request, Principal) (string, template.HTML, error) {
+			return "统计", "<p id=\"stats\">统计表</p>", nil
+		}})
 	ts.apply(t, exampleJSON)
 	tb := newTab(t)
 	tb.signIn(ts.URL, tokStatistician)
