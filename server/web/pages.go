@@ -241,7 +241,10 @@ type timelineEntry struct {
 	Summary string
 }
 
-type change struct{ Field, From, To string }
+type change struct{ Field, Label, From, To string }
+
+// changeLabels name the terms an amendment can change.
+var changeLabels = map[string]string{"type": "合同类型", "subtype": "合同子类", "field": "技术领域", "amount": "成交额", "tech_amount": "技术交易额"}
 
 // timeline returns the history with the changes of each amendment, read from the terms
 // in force before it (an amendment event carries the complete terms after it).
@@ -263,7 +266,17 @@ func timeline(recs []ledger.Record) ([]timelineEntry, error) {
 			next := map[string]string{"type": e.Type, "subtype": e.Subtype, "field": e.Field, "amount": e.Amount.StringFixed(2), "tech_amount": e.TechAmount.StringFixed(2)}
 			for _, f := range []string{"type", "subtype", "field", "amount", "tech_amount"} {
 				if terms[f] != next[f] {
-					out[i].Changes = append(out[i].Changes, change{Field: f, From: terms[f], To: next[f]})
+					ch := change{Field: f, Label: changeLabels[f], From: terms[f], To: next[f]}
+					switch f {
+					case "type":
+						ch.From, ch.To = codeLabel(commands.ContractTypeLabel, ch.From), codeLabel(commands.ContractTypeLabel, ch.To)
+					case "field":
+						ch.From, ch.To = codeLabel(commands.FieldLabel, ch.From), codeLabel(commands.FieldLabel, ch.To)
+					case "subtype":
+						ch.From = codeLabel(func(s string) (string, bool) { return commands.SubtypeLabel(terms["type"], s) }, ch.From)
+						ch.To = codeLabel(func(s string) (string, bool) { return commands.SubtypeLabel(next["type"], s) }, ch.To)
+					}
+					out[i].Changes = append(out[i].Changes, ch)
 				}
 			}
 			terms = next
@@ -332,9 +345,18 @@ func (c *Console) getContract(w http.ResponseWriter, r *http.Request, who Princi
 		"AsOf": pos != 0 || !at.IsZero(), "Errors": errs,
 		"Values":  map[string]string{"as_of": qs.Get("as_of"), "at": qs.Get("at")},
 		"Done":    qs.Get("done"),
+		"Cmd":     qs.Get("cmd"),
 		"CanEdit": admits(who, access.register) && v.Status == "registered" && pos == 0 && at.IsZero(),
 	}
 	c.render(w, r, http.StatusOK, "contract", who, data)
+}
+
+// codeLabel returns "中文（code）" for a code the reference data knows.
+func codeLabel(lbl func(string) (string, bool), code string) string {
+	if l, ok := lbl(code); ok {
+		return l + "（" + code + "）"
+	}
+	return code
 }
 
 // parseTime reads a time as a datetime-local input gives it (China time) or RFC 3339.

@@ -161,6 +161,19 @@ var funcs = template.FuncMap{
 		return map[string]any{"Label": label, "R": r}
 	},
 	"trimStream": func(s string) string { return strings.TrimPrefix(s, "contract-") },
+	"doneLabel": func(cmd string) string {
+		switch cmd {
+		case commands.NameAmendContract:
+			return "变更已登记。"
+		case commands.NameRevokeContract:
+			return "已撤销登记。"
+		case commands.NameAssignRights:
+			return "权属已登记。"
+		case commands.NameRecordPayment:
+			return "到款已登记。"
+		}
+		return "已登记。"
+	},
 }
 
 // china is the zone the console shows times in (UTC+8).
