@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/server"
 	"techledger/server/web"
 )
 
@@ -19,7 +19,7 @@ import (
 // API's own command handler, signs in with the same tokens and admits the same roles. Its
 // search read model follows the log from a snapshot in snapDir ("" : replayed at start);
 // the returned func writes that snapshot (call it on exit).
-func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, tokens *tokenSet, tls bool, snapDir string, logger *slog.Logger) (http.Handler, func(), error) {
+func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, tokens *server.Tokens, tls bool, snapDir string, logger *slog.Logger) (http.Handler, func(), error) {
 	search := projections.NewSearchRunner(s, projections.SearchRunnerOptions{SnapshotDir: snapDir, Logger: logger})
 	if err := search.Start(ctx); err != nil {
 		return nil, nil, fmt.Errorf("search: %w", err)
@@ -29,10 +29,7 @@ func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *c
 		cfg.Verify = v.Verify
 	}
 	if tokens != nil {
-		cfg.Authenticate = func(token string) (web.Principal, bool) {
-			p, ok := tokens.byDigest[sha256.Sum256([]byte(token))]
-			return web.Principal{Name: p.Name, Role: p.Role}, ok
-		}
+		cfg.Authenticate = tokens.Lookup
 	}
 	console, err := web.New(cfg)
 	if err != nil {

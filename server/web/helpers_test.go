@@ -18,6 +18,7 @@ import (
 	"techledger/ledger"
 	"techledger/ledger/memstore"
 	"techledger/projections"
+	"techledger/server"
 )
 
 // Tokens of the test servers, one per role.
@@ -29,10 +30,10 @@ const (
 )
 
 var testTokens = map[string]Principal{
-	tokRegistrar:    {Name: "王登记", Role: RoleRegistrar},
-	tokAuditor:      {Name: "李审计", Role: RoleAuditor},
-	tokStatistician: {Name: "赵统计", Role: RoleStatistician},
-	tokAdmin:        {Name: "管理员", Role: RoleAdmin},
+	tokRegistrar:    {Name: "王登记", Role: server.RoleRegistrar},
+	tokAuditor:      {Name: "李审计", Role: server.RoleAuditor},
+	tokStatistician: {Name: "赵统计", Role: server.RoleStatistician},
+	tokAdmin:        {Name: "管理员", Role: server.RoleAdmin},
 }
 
 // testServer is the console over a memstore, with the API's command handler and a search
@@ -81,7 +82,7 @@ func (ts *testServer) head(t testing.TB) ledger.Position {
 func (ts *testServer) apply(t testing.TB, jsons ...string) {
 	t.Helper()
 	for _, js := range jsons {
-		_, err := ts.handler.HandleJSON(context.Background(), []byte(js), commands.Actor{Name: "导入", Role: RoleRegistrar})
+		_, err := ts.handler.HandleJSON(context.Background(), []byte(js), commands.Actor{Name: "导入", Role: string(server.RoleRegistrar)})
 		require.NoError(t, err, js)
 	}
 }

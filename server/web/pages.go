@@ -15,6 +15,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/server"
 )
 
 // partyInput is a party as a form gives it.
@@ -142,7 +143,7 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, who Principal, c
 	if cmd.Head().CommandID == "" {
 		cmd.Head().CommandID = newCommandID() // a form without one (not rendered here): still one command
 	}
-	out, err := c.cfg.Commands.Handle(r.Context(), cmd, commands.Actor{Name: who.Name, Role: who.Role, CorrelationID: "web"})
+	out, err := c.cfg.Commands.Handle(r.Context(), cmd, commands.Actor{Name: who.Name, Role: string(who.Role), CorrelationID: "web"})
 	if err == nil {
 		done := "applied"
 		if out.Status == commands.StatusDuplicate {
@@ -346,7 +347,7 @@ func (c *Console) getContract(w http.ResponseWriter, r *http.Request, who Princi
 		"Values":  map[string]string{"as_of": qs.Get("as_of"), "at": qs.Get("at")},
 		"Done":    qs.Get("done"),
 		"Cmd":     qs.Get("cmd"),
-		"CanEdit": admits(who, access.register) && v.Status == "registered" && pos == 0 && at.IsZero(),
+		"CanEdit": who.Role.May(server.Submit) && v.Status == "registered" && pos == 0 && at.IsZero(),
 	}
 	c.render(w, r, http.StatusOK, "contract", who, data)
 }

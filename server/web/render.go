@@ -12,6 +12,7 @@ import (
 
 	"techledger/commands"
 	"techledger/ledger"
+	"techledger/server"
 )
 
 // layoutFiles are parsed with every page: the layout and the shared partials.
@@ -47,8 +48,8 @@ type navItem struct {
 // nav returns the links who may follow, in order.
 func (c *Console) nav(r *http.Request, who Principal) []navItem {
 	var out []navItem
-	add := func(path, label string, roles []string) {
-		if admits(who, roles) {
+	add := func(path, label string, need server.Capability) {
+		if who.Role.May(need) {
 			cur := r.URL.Path == path || (path != "/" && strings.HasPrefix(r.URL.Path, path+"/") && path != "/contracts")
 			if path == "/contracts" {
 				cur = r.URL.Path == "/contracts" || (strings.HasPrefix(r.URL.Path, "/contracts/") && r.URL.Path != "/contracts/new")
@@ -56,13 +57,13 @@ func (c *Console) nav(r *http.Request, who Principal) []navItem {
 			out = append(out, navItem{Path: path, Label: label, Current: cur})
 		}
 	}
-	add("/contracts", "查询合同", access.read)
-	add("/contracts/new", "登记合同", access.register)
-	add("/log", "日志", access.audit)
-	add("/verify", "校验", access.audit)
+	add("/contracts", "查询合同", server.ReadContracts)
+	add("/contracts/new", "登记合同", server.Submit)
+	add("/log", "日志", server.Audit)
+	add("/verify", "校验", server.Audit)
 	for _, p := range c.cfg.Pages {
 		if p.Nav != "" {
-			add(p.Path, p.Nav, p.Roles)
+			add(p.Path, p.Nav, p.Access)
 		}
 	}
 	return out
@@ -106,13 +107,16 @@ func (c *Console) failed(w http.ResponseWriter, r *http.Request, who Principal, 
 	c.render(w, r, http.StatusInternalServerError, "error", who, map[string]any{"Title": "内部错误", "Message": "服务器未能完成请求，已记录日志（internal error）。"})
 }
 
-var roleLabels = map[string]string{RoleRegistrar: "登记员", RoleAuditor: "审计", RoleStatistician: "统计", RoleAdmin: "管理员"}
+var roleLabels = map[server.Role]string{server.RoleRegistrar: "登记员", server.RoleAuditor: "审计", server.RoleStatistician: "统计", server.RoleAdmin: "管理员"}
 
-func roleLabel(role string) string {
-	if l, ok := roleLabels[role]; ok {
+// roleLabel names a role in Chinese; role is a server.Role or the string a record's
+// metadata holds.
+func roleLabel(role any) string {
+	r := server.Role(fmt.Sprint(role))
+	if l, ok := roleLabels[r]; ok {
 		return l
 	}
-	return role
+	return string(r)
 }
 
 // label returns "中文" for a code the reference data knows, else the code itself.

@@ -12,6 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"techledger/server"
 )
 
 // fillRegister fills the register form with the DESIGN example, seller's id given.
@@ -183,7 +185,7 @@ func TestBrowser_AmendShowsChangeInTimeline(t *testing.T) {
 // TestBrowser_StatisticianGets403 signs in as a statistician: the navigation offers no
 // registrar page, and typing a registrar URL gets 403 from the server.
 func TestBrowser_StatisticianGets403(t *testing.T) {
-	ts := newTestServer(t, true, Page{Path: "/stats", Nav: "统计", Roles: []string{RoleStatistician},
+	ts := newTestServer(t, true, Page{Path: "/stats", Nav: "统计", Access: server.ReadFigures,
 		Render: func(*http.Request, Principal) (string, template.HTML, error) {
 			return "统计", "<p id=\"stats\">统计表</p>", nil
 		}})

@@ -16,36 +16,27 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/server"
 )
 
-// Roles, as the HTTP API names them. The console admits the same roles to the same
-// things (docs/console.md has the matrix):
-//   - registrar: registers and changes contracts, searches, reads contracts and history;
-//   - auditor: searches, reads contracts and history (also as of a past position), browses
-//     the log, runs verify; changes nothing;
-//   - statistician: the statistics pages only;
-//   - admin: everything.
-const (
-	RoleRegistrar    = "registrar"
-	RoleAuditor      = "auditor"
-	RoleStatistician = "statistician"
-	RoleAdmin        = "admin"
-)
-
-// Principal is who a request acts as.
-type Principal struct {
-	Name string
-	Role string
-}
+// Principal is who a request acts as: the API's (the name and role of a token).
+type Principal = server.Principal
 
 // Local is who every request acts as when the server runs without tokens (loopback only).
-var Local = Principal{Name: "local", Role: RoleAdmin}
+var Local = server.Local
+
+// The console admits roles with the API's own matrix (server.Role.May): a page needs the
+// capability of the API route that does the same thing (docs/console.md has the table).
+//   - server.ReadContracts: find contracts, the contract page (registrar, auditor);
+//   - server.Submit: register, amend, revoke, rights, payments (registrar);
+//   - server.Audit: the log, verify (auditor);
+//   - server.ReadFigures: the statistics pages others add (registrar, auditor, statistician).
+// Admin may do everything.
 
 // Log is what the console reads of the ledger.
 type Log interface {
@@ -72,8 +63,8 @@ type Page struct {
 	Path string
 	// Nav is its label in the navigation.
 	Nav string
-	// Roles admitted (admin always is).
-	Roles []string
+	// Access is the capability a caller needs (the API's role matrix).
+	Access server.Capability
 	// Render returns the page's title and body (trusted HTML: build it with html/template).
 	// An error is logged and shown as a failure page.
 	Render func(r *http.Request, who Principal) (title string, body template.HTML, err error)
@@ -83,7 +74,7 @@ type Page struct {
 // role checks (a CSV download, say); it is not in the navigation.
 type Route struct {
 	Pattern string // as http.ServeMux takes it, e.g. "GET /stats/export.csv"
-	Roles   []string
+	Access  server.Capability
 	Handler http.Handler
 }
 
@@ -186,15 +177,6 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // (Sec-Fetch-Site), or whose Origin is not the Host they were sent to.
 var crossOrigin = http.NewCrossOriginProtection()
 
-// access lists which roles may do what; admin may do everything.
-var access = struct {
-	register, read, audit []string
-}{
-	register: []string{RoleRegistrar},
-	read:     []string{RoleRegistrar, RoleAuditor},
-	audit:    []string{RoleAuditor},
-}
-
 func (c *Console) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
@@ -206,23 +188,23 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("GET /login", c.getLogin)
 	mux.HandleFunc("POST /login", c.postLogin)
 	mux.HandleFunc("POST /logout", c.postLogout)
-	mux.HandleFunc("GET /{$}", c.page(c.getHome))
+	mux.HandleFunc("GET /{$}", c.page(c.getHome, server.Open))
 
-	mux.HandleFunc("GET /contracts", c.page(c.getSearch, access.read...))
-	mux.HandleFunc("GET /contracts/new", c.page(c.getRegister, access.register...))
-	mux.HandleFunc("POST /contracts/new", c.form(c.postRegister, access.register...))
-	mux.HandleFunc("GET /contracts/{id}", c.page(c.getContract, access.read...))
-	mux.HandleFunc("GET /contracts/{id}/amend", c.page(c.getAmend, access.register...))
-	mux.HandleFunc("POST /contracts/{id}/amend", c.form(c.postAmend, access.register...))
-	mux.HandleFunc("GET /contracts/{id}/revoke", c.page(c.getRevoke, access.register...))
-	mux.HandleFunc("POST /contracts/{id}/revoke", c.form(c.postRevoke, access.register...))
-	mux.HandleFunc("GET /contracts/{id}/rights", c.page(c.getRights, access.register...))
-	mux.HandleFunc("POST /contracts/{id}/rights", c.form(c.postRights, access.register...))
-	mux.HandleFunc("GET /contracts/{id}/payments", c.page(c.getPayment, access.register...))
-	mux.HandleFunc("POST /contracts/{id}/payments", c.form(c.postPayment, access.register...))
+	mux.HandleFunc("GET /contracts", c.page(c.getSearch, server.ReadContracts))
+	mux.HandleFunc("GET /contracts/new", c.page(c.getRegister, server.Submit))
+	mux.HandleFunc("POST /contracts/new", c.form(c.postRegister, server.Submit))
+	mux.HandleFunc("GET /contracts/{id}", c.page(c.getContract, server.ReadContracts))
+	mux.HandleFunc("GET /contracts/{id}/amend", c.page(c.getAmend, server.Submit))
+	mux.HandleFunc("POST /contracts/{id}/amend", c.form(c.postAmend, server.Submit))
+	mux.HandleFunc("GET /contracts/{id}/revoke", c.page(c.getRevoke, server.Submit))
+	mux.HandleFunc("POST /contracts/{id}/revoke", c.form(c.postRevoke, server.Submit))
+	mux.HandleFunc("GET /contracts/{id}/rights", c.page(c.getRights, server.Submit))
+	mux.HandleFunc("POST /contracts/{id}/rights", c.form(c.postRights, server.Submit))
+	mux.HandleFunc("GET /contracts/{id}/payments", c.page(c.getPayment, server.Submit))
+	mux.HandleFunc("POST /contracts/{id}/payments", c.form(c.postPayment, server.Submit))
 
-	mux.HandleFunc("GET /log", c.page(c.getLog, access.audit...))
-	mux.HandleFunc("GET /verify", c.page(c.getVerify, access.audit...))
+	mux.HandleFunc("GET /log", c.page(c.getLog, server.Audit))
+	mux.HandleFunc("GET /verify", c.page(c.getVerify, server.Audit))
 
 	for _, p := range c.cfg.Pages {
 		p := p
@@ -233,11 +215,11 @@ func (c *Console) routes() *http.ServeMux {
 				return
 			}
 			c.render(w, r, http.StatusOK, "extra", who, map[string]any{"Title": title, "Body": body})
-		}, p.Roles...))
+		}, p.Access))
 	}
 	for _, rt := range c.cfg.Routes {
 		h := rt.Handler
-		mux.HandleFunc(rt.Pattern, c.page(func(w http.ResponseWriter, r *http.Request, _ Principal) { h.ServeHTTP(w, r) }, rt.Roles...))
+		mux.HandleFunc(rt.Pattern, c.page(func(w http.ResponseWriter, r *http.Request, _ Principal) { h.ServeHTTP(w, r) }, rt.Access))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		who, _ := c.principal(r)
@@ -249,9 +231,9 @@ func (c *Console) routes() *http.ServeMux {
 // pageFunc serves a page to a principal the roles admit.
 type pageFunc func(w http.ResponseWriter, r *http.Request, who Principal)
 
-// page wraps h: without a session, to the sign-in page; a role not admitted, 403 (admin
-// is always admitted; no roles: any signed-in principal).
-func (c *Console) page(h pageFunc, roles ...string) http.HandlerFunc {
+// page wraps h: without a session, to the sign-in page; a role without capability need,
+// 403 (server.Open: any signed-in principal).
+func (c *Console) page(h pageFunc, need server.Capability) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		who, ok := c.principal(r)
 		if !ok {
@@ -262,7 +244,7 @@ func (c *Console) page(h pageFunc, roles ...string) http.HandlerFunc {
 			c.render(w, r, http.StatusUnauthorized, "error", Principal{}, map[string]any{"Title": "请先登录", "Message": "会话已过期或未登录（sign in first）。"})
 			return
 		}
-		if !admits(who, roles) {
+		if !who.Role.May(need) {
 			c.render(w, r, http.StatusForbidden, "error", who, map[string]any{"Title": "无权访问",
 				"Message": fmt.Sprintf("角色 %s 无权使用此页面（the role %s may not use this page）。", roleLabel(who.Role), who.Role)})
 			return
@@ -272,7 +254,7 @@ func (c *Console) page(h pageFunc, roles ...string) http.HandlerFunc {
 }
 
 // form wraps a form post like page, and first checks the form's CSRF token.
-func (c *Console) form(h pageFunc, roles ...string) http.HandlerFunc {
+func (c *Console) form(h pageFunc, need server.Capability) http.HandlerFunc {
 	return c.page(func(w http.ResponseWriter, r *http.Request, who Principal) {
 		r.Body = http.MaxBytesReader(w, r.Body, formBytesMax)
 		if err := r.ParseForm(); err != nil {
@@ -284,15 +266,11 @@ func (c *Console) form(h pageFunc, roles ...string) http.HandlerFunc {
 			return
 		}
 		h(w, r, who)
-	}, roles...)
+	}, need)
 }
 
 // formBytesMax bounds a form post.
 const formBytesMax = 256 << 10
-
-func admits(who Principal, roles []string) bool {
-	return who.Role == RoleAdmin || len(roles) == 0 || slices.Contains(roles, who.Role)
-}
 
 // newCommandID returns a command_id for a form as it is rendered: a double submit or a
 // refresh of the form posts the same one, so the ledger sees a duplicate.

@@ -15,6 +15,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger/memstore"
 	"techledger/projections"
+	"techledger/server"
 )
 
 // TestConsole_PagesRender opens every page of the console as admin and checks it renders
@@ -149,17 +150,17 @@ func TestConsole_RoleMatrix(t *testing.T) {
 	ts := newTestServer(t, true)
 	ts.apply(t, exampleJSON)
 	const id = "/contracts/2023140101000123"
-	matrix := map[string][]string{
-		"/contracts": {RoleRegistrar, RoleAuditor}, id: {RoleRegistrar, RoleAuditor},
-		"/contracts/new": {RoleRegistrar}, id + "/amend": {RoleRegistrar}, id + "/revoke": {RoleRegistrar},
-		id + "/rights": {RoleRegistrar}, id + "/payments": {RoleRegistrar},
-		"/log": {RoleAuditor}, "/verify": {RoleAuditor},
+	matrix := map[string][]server.Role{
+		"/contracts": {server.RoleRegistrar, server.RoleAuditor}, id: {server.RoleRegistrar, server.RoleAuditor},
+		"/contracts/new": {server.RoleRegistrar}, id + "/amend": {server.RoleRegistrar}, id + "/revoke": {server.RoleRegistrar},
+		id + "/rights": {server.RoleRegistrar}, id + "/payments": {server.RoleRegistrar},
+		"/log": {server.RoleAuditor}, "/verify": {server.RoleAuditor},
 	}
 	for tok, who := range testTokens {
 		cl := ts.client(t, tok)
 		for path, roles := range matrix {
 			want := http.StatusForbidden
-			if who.Role == RoleAdmin || slices.Contains(roles, who.Role) {
+			if who.Role == server.RoleAdmin || slices.Contains(roles, who.Role) {
 				want = http.StatusOK
 			}
 			code, _ := get(t, cl, ts.URL+path)
