@@ -213,7 +213,7 @@ func BenchmarkConsole_Pages(b *testing.B) {
 		"search-party":  q(url.Values{"party": {"太原能源"}}),
 		"search-mixed":  q(url.Values{"party": {"研究院1"}, "type": {"transfer"}, "from": {"2022-01-01"}, "to": {"2022-12-31"}}),
 		"search-page50": q(url.Values{"type": {"license"}, "page": {"50"}}),
-		"contract": func(i int) string { return "/contracts/" + benchID((i*7919)%benchContracts) },
+		"contract":      func(i int) string { return "/contracts/" + benchID((i*7919)%benchContracts) },
 	})
 }
 
