@@ -136,3 +136,10 @@ const exampleJSON = `{"command":"register_contract","command_id":"c-0001","contr
 type tLog struct{ t testing.TB }
 
 func (w tLog) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+
+// A proceeds assignment of the DESIGN example.
+const proceedsJSON = `{"command":"assign_rights","command_id":"c-0002","contract_id":"2023140101000123","right":"proceeds",
+ "effective_on":"2023-03-15","holders":[
+  {"id":"12140000405000025X","name":"太原理工大学","kind":"institution","share":"0.30"},
+  {"id":"R-001","name":"张三","kind":"researcher","institution":"太原理工大学","share":"0.49"},
+  {"id":"R-002","name":"李四","kind":"researcher","institution":"太原理工大学","share":"0.21"}]}`

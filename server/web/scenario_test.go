@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -257,4 +259,33 @@ func TestBrowser_CrossOriginPostRefused(t *testing.T) {
 	tb.run(chromedp.Navigate(evil.URL), chromedp.Click(css(`#go`)), chromedp.WaitReady(css(`#error-message`)))
 	assert.Contains(t, tb.text(`#error-message`), "跨站")
 	assert.Zero(t, ts.head(t))
+}
+
+// TestBrowser_EveryPageWithoutCSPViolation opens every page of the console as admin (the
+// tab fails the test on any CSP violation, script error or console error) and checks
+// that the harness does catch a violation: a page with an inline script added on purpose.
+func TestBrowser_EveryPageWithoutCSPViolation(t *testing.T) {
+	ts := newTestServer(t, true, Page{Path: "/inline", Nav: "", Access: server.ReadFigures,
+		Render: func(*http.Request, Principal) (string, template.HTML, error) {
+			return "inline", `<p id="x">x</p><script>document.title = "ran"</script>`, nil
+		}})
+	ts.apply(t, exampleJSON, proceedsJSON)
+	tb := newTab(t)
+	tb.signIn(ts.URL, tokAdmin)
+	const id = "/contracts/2023140101000123"
+	for _, path := range []string{"/", "/contracts", "/contracts?party=" + url.QueryEscape("理工"), "/contracts/new", id, id + "?as_of=1",
+		id + "/amend", id + "/revoke", id + "/rights", id + "/payments", "/log", "/verify?run=1"} {
+		tb.open(ts.URL + path)
+	}
+	tb.open(ts.URL + id + "/rights")
+	tb.shot("rights-form")
+
+	tb.open(ts.URL + "/inline")
+	tb.run(chromedp.Sleep(200 * time.Millisecond))
+	tb.mu.Lock()
+	caught := slices.ContainsFunc(tb.problems, func(p string) bool { return strings.Contains(p, "Content Security Policy") })
+	tb.problems = nil // expected here
+	tb.mu.Unlock()
+	assert.True(t, caught, "the inline script was refused and reported")
+	assert.NotEqual(t, "ran", value(tb, chromedp.Title()), "the inline script did not run")
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -181,4 +182,58 @@ type nopSearch struct{}
 
 func (nopSearch) Find(projections.SearchQuery) (projections.SearchResult, error) {
 	return projections.SearchResult{}, nil
+}
+
+// postForm posts a form of page (its CSRF token) and returns the status, Location and body.
+func postForm(t *testing.T, cl *http.Client, base, path string, f url.Values) (int, string, string) {
+	t.Helper()
+	_, page := get(t, cl, base+path)
+	f.Set("csrf", csrfOf(t, page))
+	resp, err := cl.PostForm(base+path, f)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// TestConsole_RightsAndPaymentForms: holder rows map to holders (blank rows skipped, errors
+// shown on the row they came from), and a payment is recorded against the unpaid amount.
+func TestConsole_RightsAndPaymentForms(t *testing.T) {
+	ts := newTestServer(t, true)
+	ts.apply(t, exampleJSON)
+	cl := ts.client(t, tokRegistrar)
+	const id = "/contracts/2023140101000123"
+	rows := url.Values{"command_id": {"r-1"}, "right": {"proceeds"}, "effective_on": {"2023-03-15"},
+		"holders[0].id": {"12140000405000025X"}, "holders[0].name": {"太原理工大学"}, "holders[0].kind": {"institution"}, "holders[0].share": {"0.3"},
+		"holders[2].id": {"R-001"}, "holders[2].name": {"张三"}, "holders[2].kind": {"researcher"}, "holders[2].share": {"0.75"}}
+	code, _, body := postForm(t, cl, ts.URL, id+"/rights", rows)
+	assert.Equal(t, http.StatusUnprocessableEntity, code)
+	assert.Contains(t, body, `data-error-for="holders[2].institution"`)
+	assert.Contains(t, body, "shares sum to 1.05")
+	assert.Contains(t, body, `value="张三"`, "typed values kept")
+	rows.Set("holders[2].institution", "太原理工大学")
+	rows.Set("holders[2].share", "0.7")
+	code, loc, _ := postForm(t, cl, ts.URL, id+"/rights", rows)
+	assert.Equal(t, http.StatusSeeOther, code)
+	assert.Contains(t, loc, "done=applied")
+
+	_, page := get(t, cl, ts.URL+id+"/payments")
+	assert.Contains(t, page, "未到款 1200000.00 元")
+	code, loc, _ = postForm(t, cl, ts.URL, id+"/payments", url.Values{"command_id": {"p-1"}, "payment_id": {"P-1"}, "amount": {"600000.00"}, "costs": {"50000.00"}, "paid_on": {"2023-06-30"}})
+	assert.Equal(t, http.StatusSeeOther, code, loc)
+	_, page = get(t, cl, ts.URL+id)
+	assert.Contains(t, page, "165000.00", "30 % of the net 550000.00 to the institution")
+	assert.Contains(t, page, "385000.00")
+	_, page = get(t, cl, ts.URL+id+"/payments")
+	assert.Contains(t, page, "未到款 600000.00 元")
+
+	code, _, body = postForm(t, cl, ts.URL, id+"/revoke", url.Values{"command_id": {"v-1"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, code)
+	assert.Contains(t, body, `data-error-for="reason"`)
+	code, _, _ = postForm(t, cl, ts.URL, id+"/revoke", url.Values{"command_id": {"v-1"}, "reason": {"重复登记"}})
+	assert.Equal(t, http.StatusSeeOther, code)
+	_, page = get(t, cl, ts.URL+id)
+	assert.Contains(t, page, "已撤销")
+	assert.NotContains(t, page, id+"/amend", "a revoked contract offers no changes")
 }
