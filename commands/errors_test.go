@@ -57,12 +57,7 @@ func TestDecide_ReportsEveryInvalidField(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var c Contract
-			for i, ev := range tc.given {
-				var err error
-				c, err = c.Apply(ledger.Version(i+1), ev)
-				require.NoError(t, err)
-			}
+			c := folded(t, tc.given)
 			cmd, err := Decode([]byte(tc.cmd))
 			require.NoError(t, err)
 			evs, err := Decide(c, cmd, Env{Today: today})
