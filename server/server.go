@@ -13,6 +13,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/reports"
 )
 
 // Store is the part of a ledger the server reads. Appends go through the command handler.
@@ -86,6 +87,7 @@ type Server struct {
 	metrics     *metrics
 	metricsHTTP http.Handler
 	rootHTTP    http.Handler
+	reports     reports.Cache // the report documents at the projections' position (reports.go)
 }
 
 // New returns a server over cfg.
@@ -120,7 +122,7 @@ func (s *Server) Routes() []Route {
 		{"GET /metrics", Audit, s.getMetrics},
 		{"GET /healthz", Open, s.getHealth},
 		{"GET /openapi.json", Open, s.getOpenAPI},
-	}, s.extra...)
+	}, append(s.reportRoutes(), s.extra...)...)
 }
 
 // mux returns the routes, each behind its capability, without the request logging and
