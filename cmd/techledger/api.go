@@ -16,6 +16,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/transparency"
 )
 
 // recordView is a record as the CLI and the API show it.
@@ -51,6 +52,10 @@ type api struct {
 	log     *slog.Logger
 	tokens  *tokenSet // nil: no authentication, every request acts as localPrincipal
 	metrics *metrics  // nil: a fresh set is made by httpHandler
+	// tlog is the transparency log (nil without serve --signing-key); publicProofs opens
+	// its checkpoints, proofs and tiles to anyone.
+	tlog         *transparency.Log
+	publicProofs bool
 }
 
 // route is one route of the API and the roles it admits (admin is always admitted).
@@ -64,7 +69,7 @@ type route struct {
 func (a *api) routeTable() []route {
 	readers := []string{roleRegistrar, roleAuditor}
 	figures := []string{roleRegistrar, roleAuditor, roleStatistician}
-	return []route{
+	return append([]route{
 		{"POST /v1/commands", a.postCommand, []string{roleRegistrar}},
 		{"GET /v1/contracts/{id}", a.getContract, readers},
 		{"GET /v1/contracts/{id}/history", a.getHistory, readers},
@@ -76,7 +81,7 @@ func (a *api) routeTable() []route {
 		{"GET /metrics", a.getMetrics, []string{roleAuditor}},
 		{"GET /healthz", a.getHealth, nil},
 		{"GET /openapi.json", a.getOpenAPI, nil},
-	}
+	}, a.transparencyRoutes()...)
 }
 
 // routes returns the API's mux, without the request logging and counting of httpHandler.

@@ -9,6 +9,9 @@
 //	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
 //	techledger verify  [--data DIR] [--format table|json]
 //	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
+//	techledger keygen  --origin NAME --out FILE
+//	techledger prove   [--data DIR] [--tlog DIR] [--url URL] [-o FILE] CONTRACT_ID
+//	techledger audit   --key KEY (BUNDLE | --checkpoint SAVED --url URL)
 //	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
 //
 // Every verb has --help.
@@ -51,6 +54,9 @@ func init() {
 		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
 		{"verify", "verify [--data DIR] [--format table|json]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
 		{"export", "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", "write the log (records with metadata and hash links) as NDJSON or CSV", runExport},
+		{"keygen", "keygen --origin NAME --out FILE", "write a new checkpoint signing key to FILE (0600) and print its verifier key", runKeygen},
+		{"prove", "prove [--data DIR] [--tlog DIR] [--url URL] [-o FILE] CONTRACT_ID", "write a contract's proof bundle (signed checkpoint, records, inclusion proofs)", runProve},
+		{"audit", "audit --key KEY (BUNDLE | --checkpoint SAVED --url URL)", "check a proof bundle offline, or that the log still extends a saved checkpoint", runAudit},
 		{"bench", "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]", "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency", runBench},
 	}
 }

@@ -35,6 +35,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&logLevel, "log-level", "info", "least level logged: debug, info (one line per request), warn or error")
 	var pf projFlag
 	pf.register(fs)
+	var tf tlogFlag
+	tf.register(fs, true)
 	fs.StringVar(&feed, "feed", "", "relay committed events to this NATS server (nats://host:port), subjects techledger.events.<type>")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
 	if code, ok := parse(fs, args); !ok {
@@ -134,7 +136,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}()
 		logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
 	}
-	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger, tokens: tokens}
+	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger, tokens: tokens, publicProofs: tf.public}
+	if tf.signingKey != "" {
+		l, vkey, err := tf.openSigning(ctx, s, data, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: transparency log: %v\n", err)
+			return exitFailure
+		}
+		defer l.Close()
+		runCtx, stopLog := context.WithCancel(ctx)
+		logDone := make(chan struct{})
+		defer func() { stopLog(); <-logDone }()
+		go func() {
+			defer close(logDone)
+			if err := l.Run(runCtx); err != nil {
+				logger.Error("transparency log stopped", "err", err)
+			}
+		}()
+		a.tlog = l
+		logger.Info("transparency log", "records", l.Size(), "verifier_key", vkey, "public_proofs", tf.public)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
