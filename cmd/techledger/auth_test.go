@@ -110,6 +110,7 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	resp, _ := do(t, srv, "POST", "/v1/commands", "Bearer "+roleTokens[roleRegistrar], register)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	caughtUp(t, a)
+	a.tlog = signedTransparencyLog(t, a.store)
 
 	payments := 0
 	samples := map[string]func() (method, path, body string){
@@ -128,6 +129,9 @@ func TestAPI_RoutesByRole(t *testing.T) {
 		"GET /healthz":                   func() (string, string, string) { return "GET", "/healthz", "" },
 		"GET /openapi.json":              func() (string, string, string) { return "GET", "/openapi.json", "" },
 	}
+	for route, path := range transparencySamples {
+		samples[route] = func() (string, string, string) { return "GET", path, "" }
+	}
 	// want[route][caller]: the status each caller must get.
 	want := map[string]map[string]int{}
 	admit := func(route string, roles ...string) {
@@ -145,6 +149,10 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	admit("GET /v1/events", roleAuditor)
 	admit("GET /v1/verify", roleAuditor)
 	admit("GET /metrics", roleAuditor)
+	for route := range transparencySamples {
+		admit(route, roleAuditor)
+	}
+	admit("GET /v1/contracts/{id}/bundle", roleRegistrar, roleAuditor)
 	for _, open := range []string{"GET /healthz", "GET /openapi.json"} {
 		want[open] = map[string]int{"none": 200, "unknown": 200, roleRegistrar: 200, roleAuditor: 200, roleStatistician: 200, roleAdmin: 200}
 	}
