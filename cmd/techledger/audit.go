@@ -91,11 +91,16 @@ func readBundle(path string) (*transparency.Bundle, error) {
 		return nil, fmt.Errorf("read bundle: %w", err)
 	}
 	defer f.Close()
+	return parseBundle(f, path)
+}
+
+// parseBundle decodes a proof bundle (at most bundleBytesMax bytes, no unknown members).
+func parseBundle(r io.Reader, name string) (*transparency.Bundle, error) {
 	var b transparency.Bundle
-	dec := json.NewDecoder(io.LimitReader(f, bundleBytesMax))
+	dec := json.NewDecoder(io.LimitReader(r, bundleBytesMax))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		return nil, fmt.Errorf("bundle %s: not a proof bundle: %w", path, err)
+		return nil, fmt.Errorf("bundle %s: not a proof bundle: %w", name, err)
 	}
 	return &b, nil
 }

@@ -12,6 +12,7 @@
 //	techledger keygen  --origin NAME --out FILE
 //	techledger prove   [--data DIR] [--tlog DIR] [--url URL] [-o FILE] CONTRACT_ID
 //	techledger audit   --key KEY (BUNDLE | --checkpoint SAVED --url URL)
+//	techledger certificate [--data DIR] [--url URL --key KEY] [--format text|html] [-o FILE] CONTRACT_ID
 //	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
 //
 // Every verb has --help.
@@ -57,6 +58,7 @@ func init() {
 		{"keygen", "keygen --origin NAME --out FILE", "write a new checkpoint signing key to FILE (0600) and print its verifier key", runKeygen},
 		{"prove", "prove [--data DIR] [--tlog DIR] [--url URL] [-o FILE] CONTRACT_ID", "write a contract's proof bundle (signed checkpoint, records, inclusion proofs)", runProve},
 		{"audit", "audit --key KEY (BUNDLE | --checkpoint SAVED --url URL)", "check a proof bundle offline, or that the log still extends a saved checkpoint", runAudit},
+		{"certificate", "certificate [--data DIR] [--url URL --key KEY] [--format text|html] [-o FILE] CONTRACT_ID", "print a contract's registration certificate with its transparency proof and a QR code", runCertificate},
 		{"bench", "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]", "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency", runBench},
 	}
 }

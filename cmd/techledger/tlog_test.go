@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	qrcode "github.com/skip2/go-qrcode"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/tlog"
@@ -170,6 +171,22 @@ func TestCLI_TransparencyLog(t *testing.T) {
 	require.NoError(t, os.WriteFile(bundle, []byte(out), 0o644))
 	code, out, errs = runVerb(t, "audit", "--key", vkey, bundle)
 	require.Equal(t, exitOK, code, out+errs)
+	// The certificate, from the store: terms, proof and a QR code.
+	code, out, errs = runVerb(t, "certificate", "--data", data, "2023140101000123")
+	require.Equal(t, exitOK, code, errs)
+	for _, want := range []string{"技术合同登记证明", "2023140101000123", "煤矸石综合利用技术转让", "技术转让 / 专利权转让",
+		"1200000.00 元", "1000000.00 元", "太原理工大学", "太原市", "2023-03-15", "Registration leaf hash", "size 4", "█"} {
+		assert.Contains(t, out, want)
+	}
+	qr, err := qrcode.New("http://127.0.0.1:8080/v1/contracts/2023140101000123/bundle", qrcode.Medium)
+	require.NoError(t, err)
+	assert.Contains(t, out, qr.ToSmallString(false), "the QR code holds the bundle's URL")
+	code, out, errs = runVerb(t, "certificate", "--data", data, "--format", "html", "--public-url", "https://ledger.example.cn", "2023140101000123")
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, `src="data:image/png;base64,`)
+	assert.Contains(t, out, "https://ledger.example.cn/v1/contracts/2023140101000123/bundle")
+	code, _, _ = runVerb(t, "certificate", "--data", data, "2099140101000003")
+	assert.Equal(t, exitRejected, code)
 	code, _, _ = runVerb(t, "prove", "--data", data, "2099140101000003")
 	assert.Equal(t, exitRejected, code)
 	code, _, _ = runVerb(t, "audit", "--key", vkey, filepath.Join(dir, "missing.json"))
