@@ -254,7 +254,7 @@ func (l *Log) Tree() *Tree { return l.tree }
 
 // Run follows the source, adding each new record to the tree, and (with a Signer) signs a
 // checkpoint at most once per Interval when the tree has grown, and again after
-// ResignInterval when it has not (the root is recomputed from the stored hashes and must
+// ResignInterval when it has not (an empty log waits for its first record; the root is recomputed from the stored hashes and must
 // still be the one signed, so a damaged hash file is noticed; Ed25519 signatures are
 // deterministic, so the note is the same and is not stored twice). Run returns when ctx is
 // done (nil) or on the first error.
@@ -282,7 +282,7 @@ func (l *Log) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if _, err := l.SignNow(); err != nil {
+			if _, err := l.SignNow(); err != nil && !errors.Is(err, ErrNoCheckpoint) {
 				l.opts.Logger.Error("transparency: signing stopped", "err", err)
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/tlog"
@@ -73,6 +74,22 @@ func TestLog_FollowsAndSigns(t *testing.T) {
 	require.Equal(t, msg1, at)
 	_, err = l.CheckpointAt(13)
 	require.ErrorIs(t, err, transparency.ErrNotSigned)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// TestLog_RunFromEmpty: a Log started over an empty store signs its first checkpoint once
+// the first records arrive.
+func TestLog_RunFromEmpty(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := memstore.New()
+	l := openLog(t, s, t.TempDir())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	time.Sleep(30 * time.Millisecond) // a few ticks with nothing to sign
+	fill(t, s, 2, 1)
+	require.Eventually(t, func() bool { cp, _, _ := l.Latest(); return cp.Size == 2 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 }
