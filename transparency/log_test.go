@@ -12,6 +12,7 @@ import (
 
 	"techledger/ledger"
 	"techledger/ledger/filestore"
+	"techledger/ledger/jetstream"
 	"techledger/ledger/memstore"
 	"techledger/transparency"
 )
@@ -279,3 +280,9 @@ func (c tileClient) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 func (tileClient) SaveTiles([]tlog.Tile, [][]byte) {}
+
+type memstoreTailJS struct{ *jetstream.Store }
+
+func (m memstoreTailJS) Append(ctx context.Context, stream string, _ ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error) {
+	return m.Store.Append(ctx, stream+"-more", ledger.Any, events...)
+}
