@@ -47,8 +47,6 @@ const (
 	// RetriesMax bounds how often a command is decided again after losing a race for its
 	// contract's stream (a version conflict).
 	RetriesMax = 16
-	// ContractCacheMax bounds the folded contracts kept in memory.
-	ContractCacheMax = 500_000
 )
 
 // china is the zone business dates are in (UTC+8, no daylight saving time).
@@ -79,7 +77,7 @@ type Handler struct {
 	idx     logIndex
 
 	cacheMu sync.Mutex
-	cache   map[string]Contract // contract_id -> folded state
+	cache   *contractCache // contract_id -> folded state, least recently used dropped first
 }
 
 // NewHandler returns a handler appending to log.
@@ -90,7 +88,7 @@ func NewHandler(log Log) *Handler {
 		inflight:     keyedMutex{m: map[string]*keyedEntry{}},
 		useLocks:     keyedMutex{m: map[string]*keyedEntry{}},
 		idx:          newLogIndex(),
-		cache:        map[string]Contract{},
+		cache:        newContractCache(ContractCacheBytesMax),
 	}
 }
 
@@ -135,10 +133,11 @@ func (h *Handler) Handle(ctx context.Context, cmd Command, who Actor) (Outcome, 
 		return Outcome{}, err
 	}
 	if prior, ok := h.commandEntry(head.CommandID); ok {
-		if prior.fingerprint != fingerprint {
-			return Outcome{}, reject(CodeConflict, "command_id", "%s was already used for another command (at position %d); a command_id is a permanent idempotency key", head.CommandID, prior.positions[0])
+		if prior.fp != fingerprintKey(fingerprint) {
+			return Outcome{}, reject(CodeConflict, "command_id", "%s was already used for another command (at position %d); a command_id is a permanent idempotency key", head.CommandID, prior.first)
 		}
-		return Outcome{Status: StatusDuplicate, CommandID: head.CommandID, ContractID: prior.contractID, Positions: prior.positions}, nil
+		// The same content names the same contract: the fingerprint covers contract_id.
+		return Outcome{Status: StatusDuplicate, CommandID: head.CommandID, ContractID: cmd.Contract(), Positions: prior.positions()}, nil
 	}
 	// The first attempt decides on the cached contract without asking the log whether its
 	// stream moved on: if it did, the append's expected version does not match and the
@@ -231,7 +230,7 @@ func (h *Handler) append(ctx context.Context, stream string, expected ledger.Exp
 // the end of its stream, starting from the cached state and reading only what is newer.
 func (h *Handler) load(ctx context.Context, contractID, stream string, fresh bool) (Contract, error) {
 	h.cacheMu.Lock()
-	c, cached := h.cache[contractID]
+	c, cached := h.cache.get(contractID)
 	h.cacheMu.Unlock()
 	if cached && (!fresh || !h.newer(ctx, stream, c.Version)) {
 		return c, nil
@@ -272,16 +271,7 @@ func (h *Handler) remember(c Contract, res ledger.AppendResult, evs []ledger.Dom
 func (h *Handler) store(c Contract) {
 	h.cacheMu.Lock()
 	defer h.cacheMu.Unlock()
-	if old, ok := h.cache[c.ID]; ok && old.Version >= c.Version {
-		return
-	}
-	if len(h.cache) >= ContractCacheMax {
-		for k := range h.cache { // evict an arbitrary entry; a miss only costs a re-fold
-			delete(h.cache, k)
-			break
-		}
-	}
-	h.cache[c.ID] = c
+	h.cache.put(c)
 }
 
 // keyedMutex serialises work per key.

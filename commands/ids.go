@@ -19,8 +19,9 @@ const (
 	idBytesMax = 64
 
 	// RegistrationYearMin is the earliest plausible registration year: technology contract
-	// registration dates from the opening of the technology market in 1985; it is governed
-	// today by 技术合同认定登记管理办法 (2000).
+	// registration dates from the opening of the technology market in 1985; it was governed
+	// by 技术合同认定登记管理办法 (2000) and is, from 2026-03-01, by its 2026 replacement
+	// (docs/domain.md, Registration measures).
 	RegistrationYearMin = 1985
 	// RegistrationYearMax is the latest plausible registration year. Validation is pure and
 	// does not read the clock, so the bound is fixed rather than "this year".

@@ -18,7 +18,7 @@ type logIndex struct {
 	checkpoint ledger.Position
 	durable    ledger.Position
 	ahead      map[ledger.Position]entry
-	commands   map[string]*commandEntry
+	commands   cmdIndex
 	grants     map[string][]UseGrant // achievement_id -> exclusive/sole grants of contracts not revoked
 	achieves   map[string]string     // contract_id -> achievement_id, for contracts with grants
 }
@@ -29,14 +29,8 @@ type entry struct {
 	event                              ledger.DomainEvent // only RightsAssigned and ContractRevoked; else nil
 }
 
-type commandEntry struct {
-	fingerprint string
-	contractID  string
-	positions   []ledger.Position
-}
-
 func newLogIndex() logIndex {
-	return logIndex{ahead: map[ledger.Position]entry{}, commands: map[string]*commandEntry{}, grants: map[string][]UseGrant{}, achieves: map[string]string{}}
+	return logIndex{ahead: map[ledger.Position]entry{}, commands: newCmdIndex(), grants: map[string][]UseGrant{}, achieves: map[string]string{}}
 }
 
 // catchUp brings the index up to the log's head as it was when catchUp was called. One
@@ -187,12 +181,7 @@ func (x *logIndex) add(p ledger.Position, e entry) {
 	}
 	x.checkpoint = p
 	if e.commandID != "" {
-		c := x.commands[e.commandID]
-		if c == nil {
-			c = &commandEntry{fingerprint: e.fingerprint, contractID: e.contractID}
-			x.commands[e.commandID] = c
-		}
-		c.positions = append(c.positions, p)
+		x.commands.add(e.commandID, e.fingerprint, p)
 	}
 	switch ev := e.event.(type) {
 	case *ledger.RightsAssigned:
@@ -224,14 +213,11 @@ func contractOf(stream string) string {
 	return ""
 }
 
-func (h *Handler) commandEntry(id string) (commandEntry, bool) {
+// commandEntry returns what the index holds of command_id id.
+func (h *Handler) commandEntry(id string) (cmdEntry, bool) {
 	h.idxMu.Lock()
 	defer h.idxMu.Unlock()
-	e, ok := h.idx.commands[id]
-	if !ok {
-		return commandEntry{}, false
-	}
-	return commandEntry{fingerprint: e.fingerprint, contractID: e.contractID, positions: append([]ledger.Position(nil), e.positions...)}, true
+	return h.idx.commands.get(id)
 }
 
 func (h *Handler) grants(achievementID string) []UseGrant {

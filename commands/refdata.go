@@ -30,8 +30,9 @@ type refContractType struct {
 //
 // Sources: 民法典 第三编 第二十章 (技术合同, in force 2021-01-01), which splits 技术许可 from
 // 技术转让 and so gives the five classes used in statistics since 2021; 技术合同认定规则
-// (国科发政字〔2000〕063号) for the subtypes registries distinguish (technology equity,
-// training, brokerage).
+// (科学技术部, 国科发政字〔2001〕253号, 2001-07-18) for the subtypes registries distinguish
+// (technology equity, training, brokerage). Both registration texts of 2000/2001 were replaced
+// on 2026-03-01; see docs/domain.md, Registration measures.
 var refContractTypes = []refContractType{
 	// 民法典 第八百五十一条: 技术开发合同包括委托开发合同和合作开发合同.
 	{id: "development", label: "技术开发", subtypes: []refEntry{

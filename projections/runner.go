@@ -27,6 +27,10 @@ type RunnerOptions struct {
 	Options
 	// SnapshotDir is where snapshots are kept ("" : none, every start replays the log).
 	SnapshotDir string
+	// SnapshotReadOnly loads the snapshot from SnapshotDir but never writes one: for a
+	// reader beside the process that owns the directory (a read-only CLI verb while serve
+	// runs).
+	SnapshotReadOnly bool
 	// SnapshotEvery is how many records the Runner folds between snapshots (default
 	// 100,000).
 	SnapshotEvery int
@@ -150,12 +154,12 @@ func (r *Runner) Lag(ctx context.Context) (uint64, error) {
 
 // Snapshot writes a snapshot of the live State (atomically: a temporary file renamed
 // over the previous snapshot after fsync), unless the snapshot on disk is already at the
-// live position. Without a SnapshotDir it does nothing.
+// live position. Without a SnapshotDir, or with SnapshotReadOnly, it does nothing.
 func (r *Runner) Snapshot() error { return r.snapshot(false) }
 
 // snapshot writes a snapshot; force writes it even at the position of the one on disk.
 func (r *Runner) snapshot(force bool) error {
-	if r.opts.SnapshotDir == "" {
+	if r.opts.SnapshotDir == "" || r.opts.SnapshotReadOnly {
 		return nil
 	}
 	r.snapMu.Lock()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -253,4 +254,45 @@ func TestFold_SameOnEveryBackend(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, reports(t, fold(t, ms, 0)), reports(t, fold(t, fs, 0)))
+}
+
+// TestRunner_SnapshotReadOnly checks that a runner with SnapshotReadOnly loads the
+// snapshot but writes none, even when it folded past it (SnapshotEvery included).
+func TestRunner_SnapshotReadOnly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var buf bytes.Buffer
+	_, err := sample.Write(&buf, sample.Config{Seed: 4, Contracts: 40})
+	require.NoError(t, err)
+	lines := strings.SplitAfter(buf.String(), "\n")
+	dir := t.TempDir()
+	fs, err := filestore.Open(filepath.Join(dir, "log"), filestore.Options{})
+	require.NoError(t, err)
+	defer fs.Close()
+	h := commands.NewHandler(fs)
+	who := commands.Actor{Name: "test", Role: "registrar"}
+	_, err = commands.Import(ctx, strings.NewReader(strings.Join(lines[:len(lines)/2], "")), h, who, nil)
+	require.NoError(t, err)
+	r := NewRunner(fs, RunnerOptions{SnapshotDir: dir, Logger: quiet()})
+	require.NoError(t, r.Start(ctx))
+	require.NoError(t, r.Snapshot())
+	before := mustReadFile(t, filepath.Join(dir, SnapshotFile))
+	_, err = commands.Import(ctx, strings.NewReader(strings.Join(lines[len(lines)/2:], "")), h, who, nil)
+	require.NoError(t, err)
+
+	var logged bytes.Buffer
+	ro := NewRunner(fs, RunnerOptions{SnapshotDir: dir, SnapshotReadOnly: true, SnapshotEvery: 1, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	require.NoError(t, ro.Start(ctx))
+	assert.Contains(t, logged.String(), "projections snapshot loaded")
+	require.NoError(t, ro.Snapshot())
+	head, _ := fs.Head(ctx)
+	assert.Equal(t, head, ro.Position())
+	assert.Equal(t, before, mustReadFile(t, filepath.Join(dir, SnapshotFile)), "no snapshot written")
+}
+
+func mustReadFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	return b
 }

@@ -46,10 +46,10 @@ type Tree struct {
 	mu      sync.RWMutex
 	f       *os.File
 	path    string
-	n       int64       // records in the tree
-	written int64       // hashes in the file
+	n       int64  // records in the tree
+	written int64  // hashes in the file
 	tail    []byte // hashes [written, written+len(tail)/hashSize), as written to the file
-	synced  int64       // records whose hashes are durable (see Sync)
+	synced  int64  // records whose hashes are durable (see Sync)
 	// edge holds, for each level, the stored index and hash of the last node completed
 	// at that level: the only old hashes Append needs, so it never reads the file.
 	edge [64]edgeHash

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"techledger/server"
 	"techledger/transparency"
 )
 
@@ -135,7 +136,7 @@ func auditConsistency(ctx context.Context, vkey, savedPath, base, token string, 
 			fmt.Fprintf(stderr, "techledger audit: %v\n", err)
 			return exitFailure
 		}
-		var resp consistencyResponse
+		var resp server.ConsistencyResponse
 		if err := json.Unmarshal(body, &resp); err != nil {
 			fmt.Fprintf(stderr, "techledger audit: consistency proof: %v\n", err)
 			return exitFailure

@@ -13,11 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"techledger/internal/loadgen"
 	"techledger/internal/sample"
 	"techledger/ledger"
 	"techledger/ledger/filestore"
@@ -31,12 +31,12 @@ type benchAnswer struct {
 	positions                   []uint64
 }
 
-// recordAnswers sets cfg.onAnswer to collect every answer.
-func recordAnswers(tb testing.TB, cfg *benchConfig) func() []benchAnswer {
+// recordAnswers sets cfg.OnAnswer to collect every answer.
+func recordAnswers(tb testing.TB, cfg *loadgen.Config) func() []benchAnswer {
 	tb.Helper()
 	var mu sync.Mutex
 	var got []benchAnswer
-	cfg.onAnswer = func(line []byte, resend bool, status int, positions []uint64) {
+	cfg.OnAnswer = func(line []byte, resend bool, status int, positions []uint64) {
 		var h struct {
 			Command    string `json:"command"`
 			CommandID  string `json:"command_id"`
@@ -91,13 +91,13 @@ func TestBench_InProcess(t *testing.T) {
 	dir := t.TempDir()
 	srv, err := startBenchServer(context.Background(), dir)
 	require.NoError(t, err)
-	cfg := benchConfig{URL: srv.url, Clients: 8, Commands: n, Seed: 7, Resend: 0.05, inProcess: true}
+	cfg := loadgen.Config{URL: srv.url, Clients: 8, Commands: n, Seed: 7, Resend: 0.05, InProcess: true}
 	answers := recordAnswers(t, &cfg)
-	rep, err := bench(context.Background(), cfg)
+	rep, err := loadgen.Run(context.Background(), cfg)
 	srv.stop()
 	require.NoError(t, err)
 
-	assert.True(t, rep.ok(), "problems %v, errors %v", rep.Problems, rep.Errors)
+	assert.True(t, rep.OK(), "problems %v, errors %v", rep.Problems, rep.Errors)
 	assert.Equal(t, n, rep.Generated)
 	assert.Equal(t, n, rep.Applied)
 	assert.Equal(t, rep.Resent, rep.Duplicates, "every resend, and nothing else, answers duplicate")
@@ -189,15 +189,15 @@ func TestBench_Rerun(t *testing.T) {
 	srv, err := startBenchServer(context.Background(), t.TempDir())
 	require.NoError(t, err)
 	defer srv.stop()
-	cfg := benchConfig{URL: srv.url, Clients: 4, Commands: 100, Seed: 3}
-	first, err := bench(context.Background(), cfg)
+	cfg := loadgen.Config{URL: srv.url, Clients: 4, Commands: 100, Seed: 3}
+	first, err := loadgen.Run(context.Background(), cfg)
 	require.NoError(t, err)
-	require.True(t, first.ok(), "%v", first.Problems)
+	require.True(t, first.OK(), "%v", first.Problems)
 
 	cfg.Commands = 150
-	again, err := bench(context.Background(), cfg)
+	again, err := loadgen.Run(context.Background(), cfg)
 	require.NoError(t, err)
-	assert.True(t, again.ok(), "%v", again.Problems)
+	assert.True(t, again.OK(), "%v", again.Problems)
 	assert.Equal(t, 50, again.Applied)
 	assert.Equal(t, 100, again.Duplicates)
 	assert.Equal(t, first.Head+50, again.Head)
@@ -205,7 +205,7 @@ func TestBench_Rerun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--url", srv.url, "--clients", "4", "--commands", "100", "--seed", "4", "--format", "json"}, &stdout, &stderr)
 	assert.Equal(t, exitRejected, code, stderr.String())
-	var other benchReport
+	var other loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &other), stdout.String())
 	assert.Positive(t, other.Rejected)
 	assert.Positive(t, other.Statuses["409"])
@@ -237,7 +237,7 @@ func TestBench_Token(t *testing.T) {
 	code := run(context.Background(), []string{"bench", "--url", srv.URL, "--token", "s3cret", "--clients", "3", "--commands", "50", "--resend", "0", "--format", "json"}, &stdout, &stderr)
 	assert.Equal(t, exitOK, code, stdout.String()+stderr.String())
 	assert.Equal(t, int64(50), authorized.Load())
-	var rep benchReport
+	var rep loadgen.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep))
 	assert.Equal(t, 50, rep.Applied)
 
@@ -247,88 +247,6 @@ func TestBench_Token(t *testing.T) {
 	code = run(context.Background(), []string{"bench", "--url", srv.URL, "--token", "wrong", "--commands", "5"}, &stdout, &stderr)
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, stderr.String(), "401")
-}
-
-// TestBench_RejectedStatuses counts the statuses of rejections (a server that answers 401
-// to commands but not to /healthz).
-func TestBench_RejectedStatuses(t *testing.T) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			w.Write([]byte(`{"status":"ok","head":0}`))
-			return
-		}
-		if n.Add(1)%2 == 0 {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusForbidden)
-			w.Write([]byte(`{"status":403,"detail":"role statistician may not send commands"}`))
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-		w.Write([]byte(`{"status":"applied","positions":[1]}`))
-	}))
-	defer srv.Close()
-	rep, err := bench(context.Background(), benchConfig{URL: srv.URL, Clients: 1, Commands: 20, Seed: 1})
-	require.NoError(t, err)
-	assert.False(t, rep.ok())
-	assert.Equal(t, 10, rep.Rejected)
-	assert.Equal(t, map[string]int{"403": 10}, rep.Statuses)
-	assert.Equal(t, 10, rep.Applied)
-	require.NotEmpty(t, rep.Problems)
-	assert.Contains(t, rep.Problems[0], "403 role statistician may not send commands")
-}
-
-// TestBench_Duration stops sending when the time is up, and on an interrupt lets the
-// commands in flight finish.
-func TestBench_Duration(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			w.Write([]byte(`{"status":"ok","head":0}`))
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-		w.WriteHeader(http.StatusCreated)
-		w.Write([]byte(`{"status":"applied","positions":[1]}`))
-	}))
-	defer srv.Close()
-	start := time.Now()
-	rep, err := bench(context.Background(), benchConfig{URL: srv.URL, Clients: 4, Duration: 300 * time.Millisecond, Seed: 1})
-	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.True(t, rep.ok())
-	assert.Positive(t, rep.Applied)
-	assert.False(t, rep.Exhausted)
-	assert.GreaterOrEqual(t, rep.Seconds, 0.3)
-	assert.Less(t, rep.Seconds, 2.0, "sending stops when the time is up")
-	assert.False(t, rep.Interrupted)
-
-	// Interrupt after the fifth answer, while the other clients wait for theirs.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var answers atomic.Int64
-	cfg := benchConfig{URL: srv.URL, Clients: 4, Duration: time.Minute, Seed: 1, onAnswer: func([]byte, bool, int, []uint64) {
-		if answers.Add(1) == 5 {
-			cancel()
-		}
-	}}
-	rep, err = bench(ctx, cfg)
-	require.NoError(t, err)
-	assert.True(t, rep.Interrupted)
-	assert.True(t, rep.ok(), "the commands in flight at the interrupt were answered: %v", rep.Problems)
-	assert.GreaterOrEqual(t, rep.Applied, 5)
-	assert.LessOrEqual(t, rep.Applied, 5+4, "nothing new is sent after the interrupt")
-	assert.Zero(t, rep.Failed)
-}
-
-func TestPercentiles(t *testing.T) {
-	var lat []time.Duration
-	for i := 100; i >= 1; i-- { // 1 ms … 100 ms, unsorted
-		lat = append(lat, time.Duration(i)*time.Millisecond)
-	}
-	got := percentiles(lat)
-	assert.Equal(t, benchLatency{P50: 50, P90: 90, P99: 99, Max: 100}, got)
-	assert.Equal(t, benchLatency{}, percentiles(nil))
-	assert.Equal(t, benchLatency{P50: 2, P90: 2, P99: 2, Max: 2}, percentiles([]time.Duration{2 * time.Millisecond}))
 }
 
 func TestBench_Usage(t *testing.T) {
@@ -343,47 +261,4 @@ func TestBench_Usage(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		assert.Equal(t, exitUsage, run(context.Background(), args, &stdout, &stderr), strings.Join(args, " "))
 	}
-}
-
-// TestBenchHeadOf compares the dispatcher's quick reading of a command's head with decoding
-// it, on every line of the default sample and on lines of another shape.
-func TestBenchHeadOf(t *testing.T) {
-	var buf bytes.Buffer
-	_, err := sample.Write(&buf, sample.DefaultConfig)
-	require.NoError(t, err)
-	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
-	lines = append(lines,
-		[]byte(`{"contract_id":"2023140101000123","command":"revoke_contract","reason":"a \"quoted\" reason"}`),
-		[]byte(`{"command":"register_contract","contract_id":"20231401\u00301000123","achievement_id":"ACH-1"}`),
-	)
-	for i, line := range lines {
-		var want benchLineHead
-		require.NoError(t, json.Unmarshal(line, &want))
-		got, err := benchHeadOf(line)
-		require.NoError(t, err)
-		require.Equal(t, want, got, "line %d", i+1)
-	}
-}
-
-// TestBench_UnexpectedSuccess counts a 2xx answer that names no positions as rejected: a
-// success that does not say what it did is not one.
-func TestBench_UnexpectedSuccess(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			w.Write([]byte(`{"status":"ok","head":0}`))
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-		w.Write([]byte(`{"status":"applied"}`))
-	}))
-	defer srv.Close()
-	rep, err := bench(context.Background(), benchConfig{URL: srv.URL, Clients: 2, Commands: 10, Seed: 1, Resend: 1})
-	require.NoError(t, err)
-	assert.False(t, rep.ok())
-	assert.Zero(t, rep.Applied)
-	assert.Equal(t, 10, rep.Rejected)
-	assert.Zero(t, rep.Resent, "only a command applied or duplicate is resent")
-	assert.Equal(t, map[string]int{"201": 10}, rep.Statuses)
-	require.NotEmpty(t, rep.Problems)
-	assert.Contains(t, rep.Problems[0], "unexpected body")
 }

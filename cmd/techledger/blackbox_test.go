@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"techledger/internal/loadgen"
 	"techledger/internal/sample"
 )
 
@@ -84,7 +85,7 @@ func TestBlackbox_KillAndRestart(t *testing.T) {
 					return
 				}
 				if status != http.StatusCreated {
-					t.Errorf("before the kill: %s answered %d %v", clipBody(line), status, positions)
+					t.Errorf("before the kill: %s answered %d %v", loadgen.Clip(line), status, positions)
 					return
 				}
 				mu.Lock()
@@ -119,7 +120,7 @@ func TestBlackbox_KillAndRestart(t *testing.T) {
 	parallel(t, len(acked), blackboxClients, func(i int) {
 		status, positions, err := postCommandLine(client, srv.url, acked[i].line)
 		if assert.NoError(t, err) {
-			assert.Equal(t, http.StatusOK, status, "an acknowledged command answers duplicate: %s", clipBody(acked[i].line))
+			assert.Equal(t, http.StatusOK, status, "an acknowledged command answers duplicate: %s", loadgen.Clip(acked[i].line))
 			assert.Equal(t, acked[i].positions, positions, "with the positions first acknowledged")
 		}
 	})
@@ -128,7 +129,7 @@ func TestBlackbox_KillAndRestart(t *testing.T) {
 	parallel(t, len(inFlight), blackboxClients, func(i int) {
 		status, ps, err := postCommandLine(client, srv.url, inFlight[i])
 		if assert.NoError(t, err) {
-			assert.Contains(t, []int{http.StatusCreated, http.StatusOK}, status, "a command in flight at the kill is applied now or was before: %s", clipBody(inFlight[i]))
+			assert.Contains(t, []int{http.StatusCreated, http.StatusOK}, status, "a command in flight at the kill is applied now or was before: %s", loadgen.Clip(inFlight[i]))
 			positions[i] = ps
 			if status == http.StatusOK {
 				recovered.Add(1)
@@ -233,7 +234,7 @@ func startServe(tb testing.TB, bin, dir string) *serveProcess {
 // serveHead returns the head position from GET /healthz.
 func serveHead(tb testing.TB, client *http.Client, url string) uint64 {
 	tb.Helper()
-	head, err := benchHead(context.Background(), client, benchConfig{URL: url})
+	head, err := loadgen.ServerHead(context.Background(), client, loadgen.Config{URL: url})
 	require.NoError(tb, err)
 	return head
 }
@@ -273,14 +274,14 @@ func blackboxQueues(tb testing.TB, n int) [][][]byte {
 	_, err := sample.Write(&buf, sample.Config{Seed: 11, Contracts: blackboxContracts})
 	require.NoError(tb, err)
 	queues := make([][][]byte, n)
-	part := newBenchPartition(n)
+	part := loadgen.NewPartition(n)
 	sc := bufio.NewScanner(&buf)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := bytes.Clone(sc.Bytes())
-		h, err := benchHeadOf(line)
+		h, err := loadgen.HeadOf(line)
 		require.NoError(tb, err)
-		c := part.client(h)
+		c := part.Client(h)
 		queues[c] = append(queues[c], line)
 	}
 	require.NoError(tb, sc.Err())

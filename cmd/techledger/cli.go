@@ -13,6 +13,7 @@ import (
 
 	"techledger/commands"
 	"techledger/ledger"
+	"techledger/server"
 )
 
 // localActor names the person running the CLI, as recorded in events' metadata.
@@ -58,7 +59,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return importInto(ctx, s, in, size, localActor(), format, stdout, stderr)
 }
 
-// importSummary is the JSON shape of an import's summary (DESIGN §4).
+// importSummary is the JSON shape of an import's summary (import --format json).
 type importSummary struct {
 	Applied      int             `json:"applied"`
 	Duplicates   int             `json:"duplicates"`
@@ -135,7 +136,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	}
 	defer s.Close()
-	hist, err := history(ctx, s, fs.Arg(0))
+	hist, err := server.History(ctx, s, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
@@ -169,17 +170,6 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "\n#%d %s\n%s\n", e.Position, e.Type, e.Data)
 	}
 	return exitOK
-}
-
-func history(ctx context.Context, s ledger.Store, contractID string) ([]recordView, error) {
-	var out []recordView
-	for rec, err := range s.ReadStream(ctx, ledger.ContractStream(contractID), 1) {
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, viewOf(rec))
-	}
-	return out, nil
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {

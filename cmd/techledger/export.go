@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"techledger/ledger"
+	"techledger/server"
 )
 
 // recordColumns are the CSV columns of a record (export and history --format csv).
@@ -25,7 +26,7 @@ var zhRecordColumns = map[string]string{
 	"correlation_id": "关联编号", "reason": "原因", "data": "数据", "prev_hash": "前一哈希", "hash": "哈希",
 }
 
-func recordRow(r recordView) []string {
+func recordRow(r server.RecordView) []string {
 	return []string{
 		strconv.FormatUint(uint64(r.Position), 10), r.RecordedAt.Format(time.RFC3339Nano), r.Stream,
 		strconv.FormatUint(uint64(r.Version), 10), r.Type, strconv.Itoa(int(r.SchemaVersion)), r.ID,
@@ -133,7 +134,7 @@ func exportRecords(ctx context.Context, s ledger.Store, from, to ledger.Position
 			if rec.Position > to {
 				break
 			}
-			v := viewOf(rec)
+			v := server.ViewOf(rec)
 			if asCSV {
 				err = cw.Write(recordRow(v))
 			} else {

@@ -115,7 +115,7 @@ func jsonNumber(n uint64) string {
 	return string(b)
 }
 
-// TestCLI_ImportJSONAndHistoryCSV: import --format json has DESIGN's shape with each
+// TestCLI_ImportJSONAndHistoryCSV: import --format json has the documented shape with each
 // rejected line; history --format csv has one row per event.
 func TestCLI_ImportJSONAndHistoryCSV(t *testing.T) {
 	ctx := context.Background()

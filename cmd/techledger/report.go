@@ -16,76 +16,8 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/server"
 )
-
-// asOf is a parsed --as-of / as_of: a position, a time, or neither (the head).
-type asOf struct {
-	pos ledger.Position
-	at  time.Time
-}
-
-// parseAsOf reads "" (the head), a position, or an RFC 3339 time.
-func parseAsOf(s string) (asOf, error) {
-	if s == "" {
-		return asOf{}, nil
-	}
-	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-		if n == 0 {
-			return asOf{}, errors.New("as_of: a position starts at 1 (or give an RFC 3339 time)")
-		}
-		return asOf{pos: ledger.Position(n)}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return asOf{}, fmt.Errorf("as_of: want a log position or an RFC 3339 time (2024-01-31T16:00:00Z), got %q", s)
-	}
-	return asOf{at: t}, nil
-}
-
-// stateAt returns the projections as of a (a new State), or calls live for the head.
-func stateAt(ctx context.Context, r *projections.Runner, a asOf, fn func(*projections.State) error) error {
-	switch {
-	case a.pos != 0:
-		lag, err := r.Lag(ctx)
-		if err != nil {
-			return err
-		}
-		if head := r.Position() + ledger.Position(lag); a.pos > head {
-			return &projections.QueryError{Field: "as_of", Rule: fmt.Sprintf("position %d is past the head of the log (%d)", a.pos, head)}
-		}
-		st, err := r.AsOf(ctx, a.pos)
-		if err != nil {
-			return err
-		}
-		return fn(st)
-	case !a.at.IsZero():
-		st, err := r.AsOfTime(ctx, a.at)
-		if err != nil {
-			return err
-		}
-		return fn(st)
-	}
-	return r.Read(fn)
-}
-
-// parseStatsQuery reads the query parameters of stats (CLI flags and HTTP alike).
-func parseStatsQuery(by, from, to string) (projections.StatsQuery, error) {
-	q := projections.StatsQuery{By: projections.ParseDimensions(by)}
-	for _, d := range []struct {
-		name, s string
-		dst     *ledger.Date
-	}{{"from", from, &q.From}, {"to", to, &q.To}} {
-		if d.s == "" {
-			continue
-		}
-		v, err := ledger.ParseDate(d.s)
-		if err != nil {
-			return q, fmt.Errorf("%s: %v", d.name, err)
-		}
-		*d.dst = v
-	}
-	return q, nil
-}
 
 // runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
 // It keeps the snapshot current so that the next run starts fast.
@@ -134,8 +66,8 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	q, err := parseStatsQuery(by, from, to)
-	a, aerr := parseAsOf(at)
+	q, err := server.ParseStatsQuery(by, from, to)
+	a, aerr := server.ParseAsOf(at)
 	opts, herr := proj.options()
 	if err = errors.Join(err, aerr, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
 		if err != nil {
@@ -146,7 +78,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
 		var rep projections.StatsReport
-		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
+		err := server.StateAt(ctx, r, a, func(st *projections.State) (err error) {
 			rep, err = st.Stats(q)
 			return err
 		})
@@ -180,7 +112,7 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	a, err := parseAsOf(at)
+	a, err := server.ParseAsOf(at)
 	opts, herr := proj.options()
 	if err = errors.Join(err, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
 		if err != nil {
@@ -192,7 +124,7 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
 		var rep projections.RewardsReport
 		var flagged []projections.Flag
-		err := stateAt(ctx, r, a, func(st *projections.State) (err error) {
+		err := server.StateAt(ctx, r, a, func(st *projections.State) (err error) {
 			if showFlags {
 				flagged = st.Flags()
 				return nil

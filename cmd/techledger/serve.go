@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -20,13 +19,14 @@ import (
 	"techledger/internal/sample"
 	"techledger/ledger/jetstream"
 	"techledger/projections"
+	"techledger/server"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var data storeFlag
 	var addr, feed, tokensFile, logFormat, logLevel, tlsCert, tlsKey string
 	var demo bool
-	fs := flags("serve", "Serves the HTTP API of DESIGN §4 (cmd/techledger/openapi.json, also at GET /openapi.json): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
+	fs := flags("serve", "Serves the HTTP API (server/openapi.json, also at GET /openapi.json; docs/architecture.md, HTTP API): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens: [{\"token\": \"...\", \"role\": \"registrar|auditor|statistician|admin\", \"name\": \"...\"}]")
 	fs.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
@@ -53,9 +53,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 		return exitUsage
 	}
-	var tokens *tokenSet
+	var tokens *server.Tokens
 	if tokensFile != "" {
-		if tokens, err = loadTokens(tokensFile); err != nil {
+		if tokens, err = server.LoadTokens(tokensFile); err != nil {
 			fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 			return exitUsage
 		}
@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 		return exitUsage
 	}
-	if err := checkListen(addr, tokens != nil); err != nil {
+	if err := server.CheckListen(addr, tokens != nil); err != nil {
 		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 		return exitUsage
 	}
@@ -136,7 +136,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}()
 		logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
 	}
-	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger, tokens: tokens, publicProofs: tf.public}
+	cfg := server.Config{Store: s, Commands: commands.NewHandler(s), Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public}
 	if tf.signingKey != "" {
 		l, vkey, err := tf.openSigning(ctx, s, data, logger)
 		if err != nil {
@@ -153,9 +153,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				logger.Error("transparency log stopped", "err", err)
 			}
 		}()
-		a.tlog = l
+		cfg.Transparency = l
 		logger.Info("transparency log", "records", l.Size(), "verifier_key", vkey, "public_proofs", tf.public)
 	}
+	srv := server.New(cfg)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
@@ -168,49 +169,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch {
 	case tokens == nil:
 		logger.Warn("no --tokens: listening on loopback only; every request acts as admin \"local\"")
-	case tlsConfig == nil && checkListen(addr, false) != nil:
-		logger.Warn("bearer tokens travel in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front", "tokens", len(tokens.byDigest))
+	case tlsConfig == nil && server.CheckListen(addr, false) != nil:
+		logger.Warn("bearer tokens travel in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front", "tokens", tokens.Len())
 	default:
-		logger.Info("bearer tokens required", "tokens", len(tokens.byDigest))
+		logger.Info("bearer tokens required", "tokens", tokens.Len())
 	}
 	logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "store", data.String())
-	if err := serveUntil(ctx, ln, a.httpHandler(), logger, shutdownGrace); err != nil {
+	if err := server.Serve(ctx, ln, srv.Handler(), logger, server.ShutdownGrace); err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
-}
-
-// serveUntil serves h on ln until ctx is done, then stops gracefully: no new
-// connections, and requests in flight finish. Requests do not inherit ctx, so a signal
-// does not cancel an append in flight; only requests that outlast grace are cancelled,
-// and then serveUntil reports an error.
-func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, grace time.Duration) error {
-	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRequests()
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: headerBytesMax,
-		BaseContext:    func(net.Listener) context.Context { return reqCtx },
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("stopping: no new connections; finishing requests in flight")
-	shutdown, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		cancelRequests()
-		return fmt.Errorf("requests still in flight after %s were cancelled: %w", grace, err)
-	}
-	logger.Info("stopped")
-	return nil
 }
 
 // loadTLS returns the TLS configuration of --tls-cert and --tls-key (nil without them).
@@ -227,12 +196,6 @@ func loadTLS(cert, key string) (*tls.Config, error) {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
-
-// shutdownGrace bounds how long a stopping server waits for requests in flight.
-const shutdownGrace = 30 * time.Second
-
-// headerBytesMax bounds a request's headers.
-const headerBytesMax = 16 << 10
 
 // newLogger returns the server's structured logger.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -131,62 +130,11 @@ func TestServe_StopFinishesInFlight(t *testing.T) {
 	t.Logf("%d commands acknowledged before the stop", len(acks))
 }
 
-// TestServeUntil_InFlightNotCancelled holds a request in its handler while the server is
-// told to stop: the request's context stays alive, it completes with its answer, new
-// connections are refused, and serveUntil returns nil; a request that outlasts the
-// grace period is cancelled and reported.
-func TestServeUntil_InFlightNotCancelled(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		grace   time.Duration
-		release time.Duration // when the handler finishes
-		wantErr bool
-	}{
-		{"finishes within grace", 5 * time.Second, 100 * time.Millisecond, false},
-		{"outlasts grace", 50 * time.Millisecond, 5 * time.Second, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			entered := make(chan struct{})
-			ctxErr := make(chan error, 1)
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				close(entered)
-				select {
-				case <-time.After(tc.release):
-				case <-r.Context().Done():
-				}
-				ctxErr <- r.Context().Err()
-				w.WriteHeader(http.StatusCreated)
-			})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			ctx, stop := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- serveUntil(ctx, ln, h, slog.New(slog.NewTextHandler(io.Discard, nil)), tc.grace) }()
-			respc := make(chan int, 1)
-			go func() {
-				resp, err := http.Post("http://"+ln.Addr().String()+"/", "text/plain", nil)
-				if err != nil {
-					respc <- 0
-					return
-				}
-				resp.Body.Close()
-				respc <- resp.StatusCode
-			}()
-			<-entered
-			stop()
-			err = <-done
-			if tc.wantErr {
-				require.Error(t, err)
-				assert.ErrorIs(t, <-ctxErr, context.Canceled, "the straggler is cancelled")
-				return
-			}
-			require.NoError(t, err)
-			assert.NoError(t, <-ctxErr, "the stop signal does not cancel a request in flight")
-			assert.Equal(t, http.StatusCreated, <-respc)
-			_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
-			assert.Error(t, err, "no new connections after the stop")
-		})
-	}
+// TestServe_RefusesOpenAddress: serve without --tokens refuses a non-loopback address
+// (server.CheckListen has the table of addresses).
+func TestServe_RefusesOpenAddress(t *testing.T) {
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"serve", "--data", t.TempDir(), "--addr", "0.0.0.0:0"}, io.Discard, io.Discard),
+		"serve without --tokens refuses a non-loopback address")
 }
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key as PEM files and
@@ -246,4 +194,22 @@ func TestServe_TLS(t *testing.T) {
 		assert.Equal(t, exitUsage, run(context.Background(), append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, args...), io.Discard, &errb), "%v", args)
 		assert.Contains(t, errb.String(), "tls-", "%v", args)
 	}
+}
+
+// testBuffer is an unbounded bytes.Buffer safe for the server's goroutines.
+type testBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *testBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *testBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -96,7 +96,7 @@ func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.St
 }
 
 // projFlag holds the flags of the verbs that fold projections (serve, stats, rewards,
-// replay): --home-province, the province `flow` is relative to (DESIGN §3), and
+// replay): --home-province, the province `flow` is relative to (docs/domain.md, Statistics), and
 // --snapshots, where the projections' snapshot is kept.
 type projFlag struct {
 	home      string

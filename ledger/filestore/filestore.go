@@ -97,9 +97,11 @@ type loc struct {
 
 // Store is the embedded file-backed ledger.Store. It is safe for concurrent use.
 type Store struct {
-	dir  string
-	opts Options
-	lock *os.File
+	dir      string
+	opts     Options
+	lock     *os.File // nil for a read-only store
+	readOnly bool     // opened with OpenReadOnly: appends fail, nothing is written
+	roClosed bool     // a read-only store was closed (under decideMu)
 
 	stopped chan struct{} // closed when the syncer goroutine has exited
 	kick    chan struct{} // capacity 1: "something was decided"
@@ -238,7 +240,7 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
-	x, res, ckpt, used, err := loadIndex(s.dir, s.segs, true, s.opts.Logger, true)
+	x, res, ckpt, used, err := loadIndex(s.dir, s.segs, len(s.segs)-1, s.opts.Logger, true)
 	if err != nil {
 		return err
 	}
@@ -271,11 +273,13 @@ func (s *Store) recover() error {
 
 // loadIndex builds the index of the log held by segs (whose read handles are open): it
 // loads the checkpoint if it matches them and scans only what it does not cover;
-// otherwise it logs why and scans them all. withTail says segs ends with the active
-// segment, whose torn tail is reported in the result rather than refused. The result
+// otherwise it logs why and scans them all. Segments from index tail on may end in a
+// torn tail (the active segment; for a read-only open, the last one that held frames),
+// which is reported in the result rather than refused, and ends the scan (len(segs):
+// none may); for a read-only open the segments after tail are not read. The result
 // says where the last segment's good part ends, and whether a checkpoint was used and the
 // position it covered. A missing checkpoint is logged only if logMissing is set.
-func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, logMissing bool) (x *index, res scanResult, ckpt ledger.Position, used bool, err error) {
+func loadIndex(dir string, segs []segment, tail int, logger *slog.Logger, logMissing bool) (x *index, res scanResult, ckpt ledger.Position, used bool, err error) {
 	x, from, start, err := loadCheckpoint(dir, segs)
 	used = err == nil
 	if err != nil {
@@ -292,11 +296,17 @@ func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, l
 	ckpt = x.last
 	for i := from; i < len(segs); i++ {
 		seg := segs[i]
+		if i > tail && tail < len(segs)-1 {
+			// A read-only open: this segment was empty when the log was looked at, and
+			// what the owner writes to it now is past the frames of the segments before
+			// that are visible.
+			break
+		}
 		if start == 0 && seg.first != x.last+1 {
 			return nil, res, 0, false, &ledger.CorruptionError{Position: x.last + 1, Location: "segment " + seg.name, Reason: fmt.Sprintf("segment starts at position %d, want %d", seg.first, x.last+1)}
 		}
 		idx := uint32(i)
-		res, err = scanSegment(seg, start, x.last+1, withTail && i == len(segs)-1, func(b []byte, off int64) error {
+		res, err = scanSegment(seg, start, x.last+1, i >= tail, func(b []byte, off int64) error {
 			k, err := ledger.DecodeKey(b)
 			if err != nil {
 				return &ledger.CorruptionError{Position: x.last + 1, Reason: fmt.Sprintf("decode record: %v", err)}
@@ -305,6 +315,9 @@ func loadIndex(dir string, segs []segment, withTail bool, logger *slog.Logger, l
 		})
 		if err != nil {
 			return nil, res, 0, false, err
+		}
+		if res.torn {
+			break
 		}
 		start = 0
 	}
@@ -402,7 +415,7 @@ func (s *Store) checkpointSealed(segs []segment, end ledger.Position) {
 	go func() {
 		defer s.ckptWG.Done()
 		defer s.ckptMu.Unlock()
-		x, res, _, _, err := loadIndex(s.dir, segs, false, s.opts.Logger, false)
+		x, res, _, _, err := loadIndex(s.dir, segs, len(segs), s.opts.Logger, false)
 		if err == nil {
 			err = s.checkpoint(x, segs, res.end)
 		}
@@ -481,6 +494,9 @@ func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledge
 func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.Event) (ledger.AppendResult, *batch, bool, error) {
 	s.decideMu.Lock()
 	defer s.decideMu.Unlock()
+	if s.readOnly {
+		return ledger.AppendResult{}, nil, false, ErrReadOnly
+	}
 	if s.closed {
 		return ledger.AppendResult{}, nil, false, ledger.ErrClosed
 	}
@@ -924,13 +940,21 @@ func (s *Store) VerifyProgress(ctx context.Context, progress func(ledger.Positio
 	s.mu.RLock()
 	segs := append([]segment(nil), s.segs...)
 	head := s.committed
+	// Frames past the head may be in the middle of being written (by this store's syncer
+	// or, for a read-only store, by the writing process), in the segment holding the head
+	// or a later one: an incomplete frame there ends the scan instead of being corruption.
+	// Whatever ends the scan before the head is still found (the log ends too early).
+	tail := 0
+	if head > 0 {
+		tail = int(s.locs[head-1].seg)
+	}
 	s.mu.RUnlock()
 	var where string
 	records := func(yield func(ledger.Record, error) bool) {
 		stop := errors.New("stop")
 		for i, seg := range segs {
 			next := seg.first
-			_, err := scanSegment(seg, 0, seg.first, i == len(segs)-1, func(b []byte, off int64) error {
+			res, err := scanSegment(seg, 0, seg.first, i >= tail, func(b []byte, off int64) error {
 				if next > head {
 					return stop
 				}
@@ -958,6 +982,9 @@ func (s *Store) VerifyProgress(ctx context.Context, progress func(ledger.Positio
 				yield(ledger.Record{}, err)
 				return
 			}
+			if res.torn {
+				return
+			}
 		}
 	}
 	rep, err := ledger.Verify(ctx, records)
@@ -974,6 +1001,16 @@ func (s *Store) VerifyProgress(ctx context.Context, progress func(ledger.Positio
 // Close implements ledger.Store: it waits for decided appends to become durable, then
 // releases the files and the directory lock. Closing twice is harmless.
 func (s *Store) Close() error {
+	if s.readOnly {
+		s.decideMu.Lock()
+		defer s.decideMu.Unlock()
+		if s.roClosed {
+			return nil
+		}
+		s.roClosed = true
+		s.head.Close()
+		return s.closeFiles()
+	}
 	s.decideMu.Lock()
 	if s.closed {
 		s.decideMu.Unlock()
@@ -1026,7 +1063,9 @@ func (s *Store) closeFiles() error {
 		errs = append(errs, seg.rf.Close())
 	}
 	s.mu.Unlock()
-	errs = append(errs, s.lock.Close()) // closing the file releases the flock
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // closing the file releases the flock
+	}
 	return errors.Join(errs...)
 }
 

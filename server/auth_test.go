@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -31,10 +31,10 @@ import (
 
 // Tokens of the role tests, one per role.
 var roleTokens = map[string]string{
-	roleRegistrar:    "registrar-token-0123456789",
-	roleAuditor:      "auditor-token-0123456789ab",
-	roleStatistician: "statistician-token-0123456",
-	roleAdmin:        "admin-token-0123456789abcd",
+	string(RoleRegistrar):    "registrar-token-0123456789",
+	string(RoleAuditor):      "auditor-token-0123456789ab",
+	string(RoleStatistician): "statistician-token-0123456",
+	string(RoleAdmin):        "admin-token-0123456789abcd",
 }
 
 // testBuffer is an unbounded bytes.Buffer safe for the server's goroutines.
@@ -57,7 +57,7 @@ func (s *testBuffer) String() string {
 
 // newSecuredAPI serves the whole API (httpHandler: roles, metrics, request log) over a
 // real filestore in a temporary directory, with a token per role.
-func newSecuredAPI(t *testing.T) (*httptest.Server, *api, *testBuffer) {
+func newSecuredAPI(t *testing.T) (*httptest.Server, *Server, *testBuffer) {
 	t.Helper()
 	var entries []tokenEntry
 	for role, tok := range roleTokens {
@@ -67,7 +67,7 @@ func newSecuredAPI(t *testing.T) (*httptest.Server, *api, *testBuffer) {
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
-	tokens, err := loadTokens(path)
+	tokens, err := LoadTokens(path)
 	require.NoError(t, err)
 
 	s, err := filestore.Open(filepath.Join(t.TempDir(), "data"), filestore.Options{})
@@ -79,8 +79,8 @@ func newSecuredAPI(t *testing.T) (*httptest.Server, *api, *testBuffer) {
 	t.Cleanup(cancel)
 	proj := projections.NewRunner(s, projections.RunnerOptions{Logger: logger})
 	require.NoError(t, proj.Start(ctx))
-	a := &api{store: s, handler: commands.NewHandler(s), proj: proj, log: logger, tokens: tokens}
-	srv := httptest.NewServer(a.httpHandler())
+	a := New(Config{Store: s, Commands: commands.NewHandler(s), Projections: proj, Logger: logger, Tokens: tokens})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return srv, a, logs
 }
@@ -103,11 +103,11 @@ func do(t *testing.T, srv *httptest.Server, method, path, auth, body string) (*h
 
 // TestAPI_RoutesByRole calls every route of the route table as every role, with no
 // token and with an unknown one, over a real filestore, and checks the status against
-// DESIGN §4: registrar commands and reads, auditor reads everything, statistician the
+// docs/architecture.md, Roles: registrar commands and reads, auditor reads everything, statistician the
 // projections only, admin everything; missing or unknown token 401, wrong role 403.
 func TestAPI_RoutesByRole(t *testing.T) {
 	srv, a, _ := newSecuredAPI(t)
-	resp, _ := do(t, srv, "POST", "/v1/commands", "Bearer "+roleTokens[roleRegistrar], register)
+	resp, _ := do(t, srv, "POST", "/v1/commands", "Bearer "+roleTokens[string(RoleRegistrar)], register)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	caughtUp(t, a)
 	a.tlog = signedTransparencyLog(t, a.store)
@@ -135,38 +135,38 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	// want[route][caller]: the status each caller must get.
 	want := map[string]map[string]int{}
 	admit := func(route string, roles ...string) {
-		want[route] = map[string]int{"none": 401, "unknown": 401, roleRegistrar: 403, roleAuditor: 403, roleStatistician: 403, roleAdmin: 200}
+		want[route] = map[string]int{"none": 401, "unknown": 401, string(RoleRegistrar): 403, string(RoleAuditor): 403, string(RoleStatistician): 403, string(RoleAdmin): 200}
 		for _, r := range roles {
 			want[route][r] = 200
 		}
 	}
-	admit("POST /v1/commands", roleRegistrar)
-	admit("GET /v1/contracts/{id}", roleRegistrar, roleAuditor)
-	admit("GET /v1/contracts/{id}/history", roleRegistrar, roleAuditor)
-	admit("GET /v1/stats/contracts", roleRegistrar, roleAuditor, roleStatistician)
-	admit("GET /v1/rewards/researchers", roleRegistrar, roleAuditor, roleStatistician)
-	admit("GET /v1/rewards/flags", roleRegistrar, roleAuditor, roleStatistician)
-	admit("GET /v1/events", roleAuditor)
-	admit("GET /v1/verify", roleAuditor)
-	admit("GET /metrics", roleAuditor)
+	admit("POST /v1/commands", string(RoleRegistrar))
+	admit("GET /v1/contracts/{id}", string(RoleRegistrar), string(RoleAuditor))
+	admit("GET /v1/contracts/{id}/history", string(RoleRegistrar), string(RoleAuditor))
+	admit("GET /v1/stats/contracts", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
+	admit("GET /v1/rewards/researchers", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
+	admit("GET /v1/rewards/flags", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
+	admit("GET /v1/events", string(RoleAuditor))
+	admit("GET /v1/verify", string(RoleAuditor))
+	admit("GET /metrics", string(RoleAuditor))
 	for route := range transparencySamples {
-		admit(route, roleAuditor)
+		admit(route, string(RoleAuditor))
 	}
-	admit("GET /v1/contracts/{id}/bundle", roleRegistrar, roleAuditor)
+	admit("GET /v1/contracts/{id}/bundle", string(RoleRegistrar), string(RoleAuditor))
 	for _, open := range []string{"GET /healthz", "GET /openapi.json"} {
-		want[open] = map[string]int{"none": 200, "unknown": 200, roleRegistrar: 200, roleAuditor: 200, roleStatistician: 200, roleAdmin: 200}
+		want[open] = map[string]int{"none": 200, "unknown": 200, string(RoleRegistrar): 200, string(RoleAuditor): 200, string(RoleStatistician): 200, string(RoleAdmin): 200}
 	}
 
-	for _, rt := range a.routeTable() {
-		require.Contains(t, samples, rt.pattern, "every route has a sample request in this test")
-		require.Contains(t, want, rt.pattern, "every route has expected statuses in this test")
+	for _, rt := range a.Routes() {
+		require.Contains(t, samples, rt.Pattern, "every route has a sample request in this test")
+		require.Contains(t, want, rt.Pattern, "every route has expected statuses in this test")
 	}
-	require.Len(t, samples, len(a.routeTable()), "no sample for a route that does not exist")
+	require.Len(t, samples, len(a.Routes()), "no sample for a route that does not exist")
 
-	callers := []string{"none", "unknown", roleRegistrar, roleAuditor, roleStatistician, roleAdmin}
-	for _, rt := range a.routeTable() {
+	callers := []string{"none", "unknown", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician), string(RoleAdmin)}
+	for _, rt := range a.Routes() {
 		for _, caller := range callers {
-			t.Run(rt.pattern+"/"+caller, func(t *testing.T) {
+			t.Run(rt.Pattern+"/"+caller, func(t *testing.T) {
 				auth := ""
 				switch caller {
 				case "none":
@@ -175,9 +175,9 @@ func TestAPI_RoutesByRole(t *testing.T) {
 				default:
 					auth = "Bearer " + roleTokens[caller]
 				}
-				method, path, body := samples[rt.pattern]()
+				method, path, body := samples[rt.Pattern]()
 				resp, b := do(t, srv, method, path, auth, body)
-				wantStatus := want[rt.pattern][caller]
+				wantStatus := want[rt.Pattern][caller]
 				if wantStatus == 200 && method == "POST" {
 					wantStatus = http.StatusCreated
 				}
@@ -198,14 +198,14 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	}
 
 	// Every appended event records the token's name and role.
-	resp, b := do(t, srv, "GET", "/v1/contracts/2023140101000123/history", "Bearer "+roleTokens[roleAuditor], "")
+	resp, b := do(t, srv, "GET", "/v1/contracts/2023140101000123/history", "Bearer "+roleTokens[string(RoleAuditor)], "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var h struct {
-		Events []recordView `json:"events"`
+		Events []RecordView `json:"events"`
 	}
 	require.NoError(t, json.Unmarshal(b, &h))
 	require.Len(t, h.Events, 1+2, "the registration and the payments of registrar and admin")
-	for i, role := range []string{roleRegistrar, roleRegistrar, roleAdmin} {
+	for i, role := range []string{string(RoleRegistrar), string(RoleRegistrar), string(RoleAdmin)} {
 		assert.Equal(t, role+" 张三", h.Events[i].Metadata.Actor, "event %d", i)
 		assert.Equal(t, role, h.Events[i].Metadata.Role, "event %d", i)
 	}
@@ -215,7 +215,7 @@ func TestAPI_RoutesByRole(t *testing.T) {
 // problem details naming what is wrong, and change nothing.
 func TestAPI_Problems(t *testing.T) {
 	srv, a, _ := newSecuredAPI(t)
-	admin := "Bearer " + roleTokens[roleAdmin]
+	admin := "Bearer " + roleTokens[string(RoleAdmin)]
 	tests := []struct {
 		name, method, path, body string
 		status                   int
@@ -253,7 +253,7 @@ func TestAPI_Problems(t *testing.T) {
 // projection lag, and that every request writes one structured log line with the actor.
 func TestAPI_MetricsAndLogs(t *testing.T) {
 	srv, a, logs := newSecuredAPI(t)
-	reg := "Bearer " + roleTokens[roleRegistrar]
+	reg := "Bearer " + roleTokens[string(RoleRegistrar)]
 	resp, _ := do(t, srv, "POST", "/v1/commands", reg, register)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	resp, _ = do(t, srv, "POST", "/v1/commands", reg, register)
@@ -262,7 +262,7 @@ func TestAPI_MetricsAndLogs(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	caughtUp(t, a)
 
-	resp, b := do(t, srv, "GET", "/metrics", "Bearer "+roleTokens[roleAuditor], "")
+	resp, b := do(t, srv, "GET", "/metrics", "Bearer "+roleTokens[string(RoleAuditor)], "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/plain; version=0.0.4")
 	m := parseMetrics(t, string(b))
@@ -290,7 +290,7 @@ func TestAPI_MetricsAndLogs(t *testing.T) {
 	assert.Equal(t, "POST /v1/commands", lines[0]["route"])
 	assert.Equal(t, float64(201), lines[0]["status"])
 	assert.Equal(t, "registrar 张三", lines[0]["actor"])
-	assert.Equal(t, roleRegistrar, lines[0]["role"])
+	assert.Equal(t, string(RoleRegistrar), lines[0]["role"])
 	assert.Equal(t, "GET /metrics", lines[3]["route"])
 }
 
@@ -329,7 +329,7 @@ func TestParseTokens(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ts, err := parseTokens([]byte(tc.json))
+			ts, err := ParseTokens([]byte(tc.json))
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				return
@@ -337,7 +337,7 @@ func TestParseTokens(t *testing.T) {
 			require.NoError(t, err)
 			p, ok := ts.lookup("Bearer abcdefghijklmnop")
 			assert.True(t, ok)
-			assert.Equal(t, principal{Name: "李四", Role: roleAuditor}, p)
+			assert.Equal(t, Principal{Name: "李四", Role: RoleAuditor}, p)
 			_, ok = ts.lookup("Basic abcdefghijklmnop")
 			assert.False(t, ok, "only bearer tokens")
 			_, ok = ts.lookup("Bearer abcdefghijklmno")
@@ -363,15 +363,13 @@ func TestCheckListen(t *testing.T) {
 		{"no-port", false, false},
 	}
 	for _, tc := range tests {
-		err := checkListen(tc.addr, tc.tokens)
+		err := CheckListen(tc.addr, tc.tokens)
 		if tc.ok {
 			assert.NoError(t, err, tc.addr)
 		} else {
 			assert.Error(t, err, tc.addr)
 		}
 	}
-	assert.Equal(t, exitUsage, run(context.Background(), []string{"serve", "--data", t.TempDir(), "--addr", "0.0.0.0:0"}, io.Discard, io.Discard),
-		"serve without --tokens refuses a non-loopback address")
 }
 
 // failingStore is a store whose ReadAll fails after `after` records.
@@ -403,7 +401,7 @@ func TestAPI_EventsReadFailure(t *testing.T) {
 	s := memstore.New()
 	h := commands.NewHandler(s)
 	for i := range 3 {
-		_, err := h.HandleJSON(context.Background(), []byte(registerN(i+1)), commands.Actor{Name: "t", Role: roleRegistrar})
+		_, err := h.HandleJSON(context.Background(), []byte(registerN(i+1)), commands.Actor{Name: "t", Role: string(RoleRegistrar)})
 		require.NoError(t, err)
 	}
 	for _, tc := range []struct {
@@ -412,8 +410,8 @@ func TestAPI_EventsReadFailure(t *testing.T) {
 		lines   int
 		trailer bool
 	}{{0, 500, 0, false}, {2, 200, 2, true}, {5, 200, 3, false}} {
-		a := &api{store: failingStore{s, tc.after}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		srv := httptest.NewServer(a.httpHandler())
+		a := New(Config{Store: failingStore{s, tc.after}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		srv := httptest.NewServer(a.Handler())
 		resp, err := http.Get(srv.URL + "/v1/events")
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"fmt"
@@ -160,7 +160,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
-	who    principal
+	who    Principal
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -185,7 +185,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // observe wraps the API: it counts and times every request by route (the mux pattern,
 // so that IDs in paths do not make new series) and writes one structured log line per
 // request.
-func (a *api) observe(next http.Handler) http.Handler {
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -198,15 +198,15 @@ func (a *api) observe(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		a.metrics.request(route, sw.status, d)
+		s.metrics.request(route, sw.status, d)
 		level := slog.LevelInfo
 		if sw.status >= 500 {
 			level = slog.LevelError
 		}
-		a.log.LogAttrs(r.Context(), level, "request",
+		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Duration("took", d),
-			slog.String("actor", sw.who.Name), slog.String("role", sw.who.Role),
+			slog.String("actor", sw.who.Name), slog.String("role", string(sw.who.Role)),
 			slog.String("remote", r.RemoteAddr), slog.String("request_id", r.Header.Get("X-Request-ID")))
 	})
 }

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -89,7 +89,7 @@ func (p *connPoster) post(ctx context.Context, body []byte, buf *bytes.Buffer) (
 }
 
 func (p *connPoster) roundTrip(body []byte, buf *bytes.Buffer) (int, bool, error) {
-	if err := p.conn.SetDeadline(time.Now().Add(benchRequestTimeout)); err != nil {
+	if err := p.conn.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
 		return 0, false, err
 	}
 	p.bw.WriteString("POST /v1/commands HTTP/1.1\r\nHost: ")

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	_ "embed"
@@ -6,13 +6,13 @@ import (
 )
 
 // openAPIDocument is the OpenAPI 3.1 description of the HTTP API (openapi.json next to
-// this file). openapi_test.go checks it against routeTable and the real handlers.
+// this file). openapi_test.go checks it against Server.Routes and the real handlers.
 //
 //go:embed openapi.json
 var openAPIDocument []byte
 
 // getOpenAPI answers GET /openapi.json, open to anyone: the OpenAPI document.
-func (a *api) getOpenAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(openAPIDocument)
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -110,10 +110,10 @@ func TestOpenAPI_Version(t *testing.T) {
 // operation but GET /openapi.json.
 func TestOpenAPI_RoutesMatchRouteTable(t *testing.T) {
 	doc := loadOpenAPI(t)
-	routes := (&api{}).routeTable()
+	routes := New(Config{}).Routes()
 	listed := map[string]bool{openAPIRoute: true}
 	for _, rt := range routes {
-		listed[rt.pattern] = true
+		listed[rt.Pattern] = true
 	}
 	tests := []struct {
 		pattern string
@@ -123,7 +123,7 @@ func TestOpenAPI_RoutesMatchRouteTable(t *testing.T) {
 		tests = append(tests, struct {
 			pattern string
 			roles   []string
-		}{rt.pattern, rt.roles})
+		}{rt.Pattern, routeRoles(rt)})
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern, func(t *testing.T) {
@@ -142,7 +142,7 @@ func TestOpenAPI_RoutesMatchRouteTable(t *testing.T) {
 				assert.Empty(t, security, "an open route needs security: []")
 				return
 			}
-			assert.Equal(t, append(slices.Clone(tt.roles), roleAdmin), gotRoles, "x-roles: the route's roles, then admin")
+			assert.Equal(t, append(slices.Clone(tt.roles), string(RoleAdmin)), gotRoles, "x-roles: the route's roles, then admin")
 			require.Len(t, security, 1)
 			assert.Contains(t, security[0], "bearer")
 		})
@@ -167,9 +167,9 @@ func TestOpenAPI_ResponsesDocumented(t *testing.T) {
 	doc := loadOpenAPI(t)
 	patterns := []string{openAPIRoute}
 	roles := map[string][]string{}
-	for _, rt := range (&api{}).routeTable() {
-		patterns = append(patterns, rt.pattern)
-		roles[rt.pattern] = rt.roles
+	for _, rt := range New(Config{}).Routes() {
+		patterns = append(patterns, rt.Pattern)
+		roles[rt.Pattern] = routeRoles(rt)
 	}
 	wantErrors := map[string][]string{
 		"POST /v1/commands":              {"400", "404", "409", "413", "422", "500"},
@@ -342,7 +342,7 @@ func TestOpenAPI_CommandExamplesApply(t *testing.T) {
 		names[head.Command] = true
 		t.Run(fmt.Sprintf("%d_%s", i+1, head.Command), func(t *testing.T) {
 			assert.Empty(t, doc.validate(t, ref("Command"), decode(t, ex)), "the example does not match the Command schema")
-			out, err := h.HandleJSON(context.Background(), ex, commands.Actor{Name: "openapi test", Role: roleRegistrar})
+			out, err := h.HandleJSON(context.Background(), ex, commands.Actor{Name: "openapi test", Role: string(RoleRegistrar)})
 			require.NoError(t, err, "%s", ex)
 			assert.Equal(t, commands.StatusApplied, out.Status)
 			assert.Empty(t, doc.validate(t, ref("Outcome"), decode(t, mustJSON(t, out))))
@@ -378,7 +378,7 @@ func TestOpenAPI_SchemaRejectsWhatHandlerRejects(t *testing.T) {
 			require.NotEqual(t, compactJSON(t, base), compact.String(), "the case changed nothing")
 			h := commands.NewHandler(memstore.New())
 			h.Now = func() time.Time { return exampleToday }
-			_, err := h.HandleJSON(context.Background(), compact.Bytes(), commands.Actor{Name: "t", Role: roleRegistrar})
+			_, err := h.HandleJSON(context.Background(), compact.Bytes(), commands.Actor{Name: "t", Role: string(RoleRegistrar)})
 			assert.Error(t, err, "the handler accepts it")
 			var v any
 			if json.Unmarshal(compact.Bytes(), &v) == nil {
@@ -455,9 +455,22 @@ func paramSchema(p map[string]any) any {
 
 func asList(v any) []any { l, _ := v.([]any); return l }
 
+// routeRoles returns the roles a route admits besides admin, as the document names them
+// (nil for an open route).
+func routeRoles(rt Route) []string {
+	if rt.Access == Open {
+		return nil
+	}
+	var out []string
+	for _, r := range rt.Access.Roles() {
+		out = append(out, string(r))
+	}
+	return out
+}
+
 // newExampleAPI returns the whole API without tokens (every request acts as admin) over an
 // in-memory store holding the document's command examples.
-func newExampleAPI(t *testing.T) (*httptest.Server, *api) {
+func newExampleAPI(t *testing.T) (*httptest.Server, *Server) {
 	t.Helper()
 	s := memstore.New()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -467,8 +480,8 @@ func newExampleAPI(t *testing.T) (*httptest.Server, *api) {
 	require.NoError(t, proj.Start(ctx))
 	h := commands.NewHandler(s)
 	h.Now = func() time.Time { return exampleToday }
-	a := &api{store: s, handler: h, proj: proj, log: logger}
-	srv := httptest.NewServer(a.httpHandler())
+	a := New(Config{Store: s, Commands: h, Projections: proj, Logger: logger})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	for _, ex := range commandExamples(t) {
 		resp, err := http.Post(srv.URL+"/v1/commands", "application/json", bytes.NewReader(ex))
@@ -489,12 +502,12 @@ func newExampleAPI(t *testing.T) (*httptest.Server, *api) {
 func TestOpenAPI_ResponsesMatchHandlers(t *testing.T) {
 	doc := loadOpenAPI(t)
 	srv, _ := newExampleAPI(t)
-	for _, rt := range (&api{}).routeTable() {
-		method, path, _ := strings.Cut(rt.pattern, " ")
+	for _, rt := range New(Config{}).Routes() {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
 		if method != http.MethodGet {
 			continue
 		}
-		op := doc.operation(rt.pattern)
+		op := doc.operation(rt.Pattern)
 		require.NotNil(t, op)
 		variants := []url.Values{{}}
 		q := url.Values{}
@@ -512,7 +525,7 @@ func TestOpenAPI_ResponsesMatchHandlers(t *testing.T) {
 					examples = append(examples, doc.deref(t, ex)["value"])
 				}
 			}
-			require.NotEmpty(t, examples, "%s: parameter %s has no example", rt.pattern, p["name"])
+			require.NotEmpty(t, examples, "%s: parameter %s has no example", rt.Pattern, p["name"])
 			switch p["in"] {
 			case "path":
 				path = strings.Replace(path, "{"+p["name"].(string)+"}", fmt.Sprint(examples[0]), 1)
@@ -562,7 +575,7 @@ func TestOpenAPI_ResponsesMatchHandlers(t *testing.T) {
 // lists it yet).
 func TestAPI_GetOpenAPI(t *testing.T) {
 	rec := httptest.NewRecorder()
-	(&api{}).getOpenAPI(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	New(Config{}).getOpenAPI(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	assert.Equal(t, openAPIDocument, rec.Body.Bytes())
@@ -602,7 +615,7 @@ func TestOpenAPI_SchemasMatchGoTypes(t *testing.T) {
 		{"RewardRow", projections.RewardRow{}, true},
 		{"RewardsReport", projections.RewardsReport{}, true},
 		{"VerifyReport", ledger.VerifyReport{}, true},
-		{"Record", recordView{}, true},
+		{"Record", RecordView{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
