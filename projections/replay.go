@@ -70,9 +70,15 @@ func (b *batch) add(m meta, typ []byte, schema uint16, data []byte) {
 func (b *batch) decode() {
 	for i := range b.items {
 		it := &b.items[i]
-		if err := decodeData(it.pos, it.typ, it.schema, b.data[it.off:it.off+it.size:it.off+it.size], &b.views[i]); err != nil {
+		data := b.data[it.off : it.off+it.size : it.off+it.size]
+		if err := decodeData(it.pos, it.typ, it.schema, data, &b.views[i]); err != nil {
 			b.items = b.items[:i]
 			b.err = err
+			return
+		}
+		if !decodeExtra(b.views[i].typ, data, &it.x) {
+			b.items = b.items[:i]
+			b.err = fmt.Errorf("position %d: %w: data does not scan", it.pos, ErrFold)
 			return
 		}
 	}

@@ -56,8 +56,10 @@ type seenOtherKey struct {
 
 const seenYear0 = 1990
 
-func (s *State) reward(contract uint32, v *view) {
+func (s *State) reward(contract uint32, v *view, pos ledger.Position) {
 	var year int16
+	var buf [8]int32
+	rs := buf[:0] // the researchers allocated to, for the report facts
 	for i := range v.allocs {
 		a := &v.allocs[i]
 		if string(a.kind) != KindResearcher {
@@ -69,6 +71,11 @@ func (s *State) reward(contract uint32, v *view) {
 		}
 		r := s.researcher(a)
 		s.tally(r, year, contract, a.amount)
+		s.rewardFact(uint64(pos), contract, v.paidOn, r, a.amount, len(rs) == 0)
+		rs = append(rs, r)
+	}
+	if len(rs) > 0 {
+		s.countRewardPayment(v.paidOn, rs)
 	}
 }
 

@@ -26,10 +26,14 @@ import (
 // folded, then each table of the State. The lookup maps and the statistics cube are not
 // written: they are rebuilt from the tables when the snapshot is read. A snapshot is only
 // a cache: the Runner ignores one that does not match the log (see Runner).
+//
+// Version 2 adds, after the flags, the report facts (facts.go). A version 1 snapshot lacks
+// them, so it is refused with ErrSnapshotVersion like any other version, and the Runner
+// replays the log instead: never a State without its report facts.
 
 // SnapshotVersion is the layout version written; others are refused with
 // ErrSnapshotVersion.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 const snapshotMagic = "TLPROJ"
 
@@ -148,6 +152,7 @@ func (s *State) WriteSnapshot(out io.Writer) error {
 		return fmt.Errorf("projections: snapshot: %w", err)
 	}
 	w.str(string(flags))
+	s.writeFacts(w)
 	if w.err != nil {
 		return fmt.Errorf("projections: snapshot: %w", w.err)
 	}
@@ -306,6 +311,9 @@ func ReadSnapshot(b []byte) (*State, error) {
 	}
 	if err := json.Unmarshal(flags, &s.flags); err != nil {
 		return nil, fmt.Errorf("%w: flags: %v", ErrSnapshotCorrupt, err)
+	}
+	if err := s.readFacts(r); err != nil {
+		return nil, err
 	}
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: %d bytes after the last table", ErrSnapshotCorrupt, len(r.b))

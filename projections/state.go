@@ -49,6 +49,8 @@ type State struct {
 	seenOther   map[seenOtherKey]struct{}
 	flags       []Flag
 
+	rd reportData // what the report tables need beyond the statistics (facts.go)
+
 	v view // scratch for decoding
 }
 
@@ -125,6 +127,9 @@ func (s *State) Apply(rec *ledger.Record) error {
 		return err
 	}
 	m := meta{pos: rec.Position, at: rec.RecordedAt, hash: rec.Hash}
+	if !decodeExtra(s.v.typ, rec.Data, &m.x) {
+		return fmt.Errorf("position %d: %w: data does not scan", rec.Position, ErrFold)
+	}
 	return s.applyView(&m, &s.v)
 }
 
@@ -133,6 +138,7 @@ type meta struct {
 	pos  ledger.Position
 	at   time.Time
 	hash ledger.Hash
+	x    extraView // the fields only the report facts read
 }
 
 // applyView folds the record of m, whose view v is decoded.
@@ -152,7 +158,7 @@ func (s *State) applyView(m *meta, v *view) error {
 
 func (s *State) apply(m *meta, v *view) error {
 	if v.typ == evRegistered {
-		return s.register(v)
+		return s.register(v, &m.x)
 	}
 	i, ok := s.lookup(v.contractID)
 	if !ok {
@@ -175,18 +181,19 @@ func (s *State) apply(m *meta, v *view) error {
 		if string(v.right) == ledger.RightProceeds {
 			s.flag(m.pos, i, v)
 		}
+		s.rightsFactsOf(i, v, &m.x)
 	case evPayment:
 		if c.paid+v.amount > fenMax {
 			return fmt.Errorf("%w: payments of contract %q exceed %d fen", ErrFold, v.contractID, int64(fenMax))
 		}
 		c.paid += v.amount
 		s.cubes.addPaid(c, v.amount)
-		s.reward(i, v)
+		s.reward(i, v, m.pos)
 	}
 	return nil
 }
 
-func (s *State) register(v *view) error {
+func (s *State) register(v *view, x *extraView) error {
 	key, err := s.contractKey(v.contractID)
 	if err != nil {
 		return err
@@ -202,6 +209,10 @@ func (s *State) register(v *view) error {
 	c.codes[baseSellerKind], c.codes[baseBuyerKind] = s.codes.id(v.sellerKind), s.codes.id(v.buyerKind)
 	c.codes[baseSellerCity], c.codes[baseBuyerCity] = s.city(v.sellerReg), s.city(v.buyerReg)
 	s.derive(&c)
+	if err := s.registerFacts(i, v, x); err != nil {
+		s.contracts = s.contracts[:i]
+		return err
+	}
 	s.contracts[i] = c
 	s.addToMonth(i)
 	s.cubes.add(&s.contracts[i], 1)

@@ -1,4 +1,4 @@
-package commands
+package refdata
 
 import (
 	"fmt"
@@ -272,10 +272,10 @@ func refIndexProvinces(table []refProvince) map[string]refProvince {
 	m := make(map[string]refProvince, len(table))
 	for _, p := range table {
 		if len(p.prefix) != 2 || !refAllDigits(p.prefix) || p.name == "" {
-			panic("commands: malformed province entry " + p.prefix)
+			panic("refdata: malformed province entry " + p.prefix)
 		}
 		if _, dup := m[p.prefix]; dup {
-			panic("commands: duplicate province prefix " + p.prefix)
+			panic("refdata: duplicate province prefix " + p.prefix)
 		}
 		m[p.prefix] = p
 	}
@@ -287,10 +287,10 @@ func refIndexShanxi(table []refRegion) map[string]string {
 	m := make(map[string]string, len(table))
 	for _, r := range table {
 		if len(r.code) != 6 || !refAllDigits(r.code) || !strings.HasPrefix(r.code, "14") || r.name == "" {
-			panic("commands: malformed Shanxi region entry " + r.code)
+			panic("refdata: malformed Shanxi region entry " + r.code)
 		}
 		if _, dup := m[r.code]; dup {
-			panic("commands: duplicate Shanxi region code " + r.code)
+			panic("refdata: duplicate Shanxi region code " + r.code)
 		}
 		m[r.code] = r.name
 	}
@@ -303,7 +303,7 @@ func refIndexRetired(table []refRetiredRegion) map[string]refRetiredRegion {
 	m := make(map[string]refRetiredRegion, len(table))
 	for _, r := range table {
 		if _, current := refShanxiIndex[r.code]; current {
-			panic("commands: retired region code " + r.code + " is also current")
+			panic("refdata: retired region code " + r.code + " is also current")
 		}
 		m[r.code] = r
 	}
@@ -438,3 +438,10 @@ func refMainlandProvince(prefix string) bool {
 	p, ok := refProvinceIndex[prefix]
 	return ok && p.mainland
 }
+
+// MainlandProvince reports whether prefix is the 2-digit prefix of one of the 31 mainland
+// provinces, autonomous regions and municipalities (where a technology contract registry is).
+func MainlandProvince(prefix string) bool { return refMainlandProvince(prefix) }
+
+// AllDigits reports whether s is non-empty and all ASCII digits.
+func AllDigits(s string) bool { return refAllDigits(s) }
