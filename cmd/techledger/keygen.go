@@ -60,7 +60,8 @@ func keygen(origin, path string) (string, error) {
 	return vkey, nil
 }
 
-// verbFlags is flags for verbs that do not open a store.
+// verbFlags returns a flag set for a verb with help as its --help text (after the verb's
+// usage line); flags adds the store flags to it.
 func verbFlags(name, help string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("techledger "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -98,18 +98,8 @@ func usage(w io.Writer) {
 // flags returns a flag set for a verb with the --data and --store flags every verb has and help as
 // its --help text (after the verb's usage line).
 func flags(name, help string, stderr io.Writer, data *storeFlag) *flag.FlagSet {
-	fs := flag.NewFlagSet("techledger "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := verbFlags(name, help, stderr)
 	data.register(fs)
-	fs.Usage = func() {
-		for _, v := range verbs {
-			if v.name == name {
-				fmt.Fprintf(stderr, "usage: techledger %s\n\n", v.usage)
-			}
-		}
-		fmt.Fprintln(stderr, help)
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
