@@ -19,6 +19,10 @@ const (
 	ImportErrorsMax = 1000
 )
 
+// utf8BOM is the byte-order mark some Windows tools write at the start of a UTF-8 file:
+// it is not part of the first command.
+var utf8BOM = []byte("\ufeff")
+
 // LineError is a rejected line of an import.
 type LineError struct {
 	Line int   `json:"line"`
@@ -39,7 +43,8 @@ type Summary struct {
 // Import applies every command of an NDJSON stream (one JSON command per line; blank lines
 // are skipped) through h, in order. A rejected line is reported as "line N: <field>: <rule>"
 // and does not stop the import; a failure of the log or of reading r does (the lines after
-// it are not applied and the error is returned with the summary so far). Re-importing the
+// it are not applied and the error is returned with the summary so far). A UTF-8 byte-order
+// mark at the start of r is skipped. Re-importing the
 // same lines appends nothing: their command_ids are already recorded. progress, if not nil,
 // is called after each line.
 func Import(ctx context.Context, r io.Reader, h *Handler, who Actor, progress func(line int, s *Summary)) (Summary, error) {
@@ -55,6 +60,9 @@ func Import(ctx context.Context, r io.Reader, h *Handler, who Actor, progress fu
 		}
 		if err := ctx.Err(); err != nil {
 			return sum, err
+		}
+		if line == 1 {
+			b = bytes.TrimPrefix(b, utf8BOM)
 		}
 		switch {
 		case tooLong:

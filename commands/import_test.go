@@ -104,3 +104,19 @@ func TestImport_Sample(t *testing.T) {
 	assert.Equal(t, sum.Applied, again.Duplicates)
 	assert.Equal(t, ledger.Position(sum.Applied), head(t, s))
 }
+
+// TestImport_ByteOrderMark: a file saved by a Windows tool starts with a UTF-8 byte-order
+// mark; its first line imports like any other. A mark anywhere else is not whitespace: that
+// line is rejected as malformed JSON.
+func TestImport_ByteOrderMark(t *testing.T) {
+	s := memstore.New()
+	h := newHandler(s)
+	input := "\ufeff" + compact(t, register("2023140101000123", "c-1", "100.00")) + "\n" +
+		"\ufeff" + payment("2023140101000123", "P-1", "10.00") + "\n"
+	sum, err := commands.Import(ctx, strings.NewReader(input), h, registrar, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Applied, "line 1 with its byte-order mark is applied")
+	require.Len(t, sum.Errors, 1)
+	assert.Equal(t, 2, sum.Errors[0].Line)
+	assert.Equal(t, ledger.Position(1), head(t, s))
+}

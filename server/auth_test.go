@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,10 +297,14 @@ func TestAPI_MetricsAndLogs(t *testing.T) {
 }
 
 // parseMetrics reads the Prometheus text format: "name{labels} value" per sample, every
-// line either a comment or a sample.
+// line either a comment or a sample. A sample's key lists its labels in the order the
+// server wrote them before it used the client library (route, code, outcome, then the
+// rest as written, le last), which sorts label names instead: the order carries no meaning.
 func parseMetrics(t *testing.T, text string) map[string]float64 {
 	t.Helper()
-	sample := regexp.MustCompile(`^([a-z_]+(\{[^}]*\})?) (\S+)$`)
+	sample := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\})? (\S+)$`)
+	label := regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+	first := map[string]int{"route": 1, "code": 2, "outcome": 3, "le": 5}
 	out := map[string]float64{}
 	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
 		if strings.HasPrefix(l, "# HELP ") || strings.HasPrefix(l, "# TYPE ") {
@@ -308,9 +314,38 @@ func parseMetrics(t *testing.T, text string) map[string]float64 {
 		require.NotNil(t, m, "not a sample line: %q", l)
 		v, err := strconv.ParseFloat(m[3], 64)
 		require.NoError(t, err, l)
-		out[m[1]] = v
+		key := m[1]
+		if m[2] != "" {
+			labels := label.FindAllString(m[2], -1)
+			rank := func(kv string) int {
+				name, _, _ := strings.Cut(kv, "=")
+				return cmp.Or(first[name], 4)
+			}
+			slices.SortStableFunc(labels, func(a, b string) int { return rank(a) - rank(b) })
+			key += "{" + strings.Join(labels, ",") + "}"
+		}
+		out[key] = v
 	}
 	return out
+}
+
+// TestAPI_MetricsRuntime: /metrics also carries the Go runtime and process collectors
+// operators expect, beside the server's own series.
+func TestAPI_MetricsRuntime(t *testing.T) {
+	srv, _, _ := newSecuredAPI(t)
+	resp, b := do(t, srv, "GET", "/metrics", "Bearer "+roleTokens[string(RoleAuditor)], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	m := parseMetrics(t, string(b))
+	assert.Positive(t, m["go_goroutines"], "Go runtime collector")
+	assert.Contains(t, m, "go_gc_duration_seconds_count")
+	assert.Contains(t, m, "go_memstats_alloc_bytes")
+	assert.Positive(t, m["process_resident_memory_bytes"], "process collector")
+	assert.Positive(t, m["process_open_fds"])
+	assert.Positive(t, m["process_start_time_seconds"])
+	for _, o := range []string{"applied", "duplicate", "rejected", "failed"} {
+		assert.Contains(t, m, `techledger_commands_total{outcome="`+o+`"}`, "every outcome is shown from the start")
+	}
+	assert.Contains(t, string(b), "# TYPE techledger_command_duration_seconds histogram")
 }
 
 func TestParseTokens(t *testing.T) {

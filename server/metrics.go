@@ -1,158 +1,123 @@
 package server
 
 import (
-	"fmt"
-	"io"
+	"context"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
+	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics counts what the server does, for GET /metrics in the Prometheus text format
-// (version 0.0.4). It is written by hand: a handful of counters and histograms do not
-// justify the Prometheus client library and its dependencies.
+// metrics counts what the server does, for GET /metrics: the server's own series and the
+// Go runtime and process collectors operators expect. Each Server has a registry of its
+// own, so that servers in one process (tests, bench) do not share counters.
 type metrics struct {
-	mu       sync.Mutex
-	requests map[requestKey]uint64 // by route and status
-	latency  map[string]*histogram // request latency by route
-	commands map[string]uint64     // by outcome: applied, duplicate, rejected, failed
-	events   uint64                // events appended by applied commands
-	command  histogram             // latency of deciding and durably appending one command
-}
-
-type requestKey struct {
-	route string
-	code  int
-}
-
-func newMetrics() *metrics {
-	return &metrics{requests: map[requestKey]uint64{}, latency: map[string]*histogram{}, commands: map[string]uint64{}}
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec   // by route and status code
+	latency  *prometheus.HistogramVec // request latency by route
+	commands *prometheus.CounterVec   // by outcome: applied, duplicate, rejected, failed
+	events   prometheus.Counter       // events appended by applied commands
+	command  prometheus.Histogram     // latency of deciding and durably appending one command
 }
 
 // latencyBuckets are the histogram bounds in seconds.
 var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
-// histogram is a cumulative Prometheus histogram.
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; the last is +Inf
-	sum    float64
-	n      uint64
+// commandOutcomes are the outcomes a command is counted under, each shown from the start.
+var commandOutcomes = []string{"applied", "duplicate", "rejected", "failed"}
+
+// scrapeTimeout bounds reading the gauges of one scrape from the store.
+const scrapeTimeout = 5 * time.Second
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "techledger_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "techledger_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: latencyBuckets,
+		}, []string{"route"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "techledger_commands_total", Help: "Commands by outcome (applied, duplicate, rejected, failed).",
+		}, []string{"outcome"}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "techledger_appended_events_total", Help: "Events appended by commands posted to this server.",
+		}),
+		command: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "techledger_command_duration_seconds", Help: "Time to decide and durably append a command (applied or duplicate).", Buckets: latencyBuckets,
+		}),
+	}
+	for _, o := range commandOutcomes {
+		m.commands.WithLabelValues(o)
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.commands, m.events, m.command,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&logGauges{s: s})
+	return m
 }
 
-func (h *histogram) observe(d time.Duration) {
-	if h.counts == nil {
-		h.counts = make([]uint64, len(latencyBuckets)+1)
-	}
-	s := d.Seconds()
-	i, _ := slices.BinarySearch(latencyBuckets, s)
-	h.counts[i]++
-	h.sum += s
-	h.n++
-}
-
-func (h *histogram) write(w io.Writer, name, labels string) {
-	sep := ""
-	if labels != "" {
-		sep = ","
-	}
-	var cum uint64
-	for i, b := range latencyBuckets {
-		if h.counts != nil {
-			cum += h.counts[i]
-		}
-		fmt.Fprintf(w, "%s_bucket{%s%sle=\"%g\"} %d\n", name, labels, sep, b, cum)
-	}
-	fmt.Fprintf(w, "%s_bucket{%s%sle=\"+Inf\"} %d\n", name, labels, sep, h.n)
-	if labels != "" {
-		labels = "{" + labels + "}"
-	}
-	fmt.Fprintf(w, "%s_sum%s %g\n%s_count%s %d\n", name, labels, h.sum, name, labels, h.n)
+// handler serves the registry in the Prometheus exposition format the scraper asks for
+// (the text format by default).
+func (m *metrics) handler(log *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
 }
 
 func (m *metrics) request(route string, code int, d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests[requestKey{route, code}]++
-	h := m.latency[route]
-	if h == nil {
-		h = &histogram{}
-		m.latency[route] = h
-	}
-	h.observe(d)
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
 // commandDone counts one command's outcome, the events it appended and, for applied
 // and duplicate commands, its latency.
 func (m *metrics) commandDone(outcome string, events int, d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.commands[outcome]++
-	m.events += uint64(events)
+	m.commands.WithLabelValues(outcome).Inc()
+	m.events.Add(float64(events))
 	if outcome == "applied" || outcome == "duplicate" {
-		m.command.observe(d)
+		m.command.Observe(d.Seconds())
 	}
 }
 
-// gauges are sampled when /metrics is scraped.
-type gauges struct {
-	head, projected, lag uint64
-	ok                   bool
+// logGauges samples the head of the log and the projections' position and lag at each
+// scrape. When the store or the projections do not answer, the gauges are left out of
+// that scrape rather than reported as zero.
+type logGauges struct{ s *Server }
+
+var (
+	headDesc      = prometheus.NewDesc("techledger_ledger_head_position", "Position of the last durable event in the log.", nil, nil)
+	projectedDesc = prometheus.NewDesc("techledger_projection_position", "Position the live projections have folded.", nil, nil)
+	lagDesc       = prometheus.NewDesc("techledger_projection_lag_events", "Events the live projections are behind the head of the log.", nil, nil)
+)
+
+func (g *logGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- headDesc
+	ch <- projectedDesc
+	ch <- lagDesc
 }
 
-func (m *metrics) write(w io.Writer, g gauges) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fmt.Fprintln(w, "# HELP techledger_http_requests_total HTTP requests by route and status code.")
-	fmt.Fprintln(w, "# TYPE techledger_http_requests_total counter")
-	keys := make([]requestKey, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b requestKey) int {
-		if c := strings.Compare(a.route, b.route); c != 0 {
-			return c
-		}
-		return a.code - b.code
-	})
-	for _, k := range keys {
-		fmt.Fprintf(w, "techledger_http_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, m.requests[k])
-	}
-	fmt.Fprintln(w, "# HELP techledger_http_request_duration_seconds HTTP request latency by route.")
-	fmt.Fprintln(w, "# TYPE techledger_http_request_duration_seconds histogram")
-	routes := make([]string, 0, len(m.latency))
-	for r := range m.latency {
-		routes = append(routes, r)
-	}
-	slices.Sort(routes)
-	for _, r := range routes {
-		m.latency[r].write(w, "techledger_http_request_duration_seconds", fmt.Sprintf("route=%q", r))
-	}
-	fmt.Fprintln(w, "# HELP techledger_commands_total Commands by outcome (applied, duplicate, rejected, failed).")
-	fmt.Fprintln(w, "# TYPE techledger_commands_total counter")
-	for _, o := range []string{"applied", "duplicate", "rejected", "failed"} {
-		fmt.Fprintf(w, "techledger_commands_total{outcome=%q} %d\n", o, m.commands[o])
-	}
-	fmt.Fprintln(w, "# HELP techledger_appended_events_total Events appended by commands posted to this server.")
-	fmt.Fprintln(w, "# TYPE techledger_appended_events_total counter")
-	fmt.Fprintf(w, "techledger_appended_events_total %d\n", m.events)
-	fmt.Fprintln(w, "# HELP techledger_command_duration_seconds Time to decide and durably append a command (applied or duplicate).")
-	fmt.Fprintln(w, "# TYPE techledger_command_duration_seconds histogram")
-	m.command.write(w, "techledger_command_duration_seconds", "")
-	if !g.ok {
+func (g *logGauges) Collect(ch chan<- prometheus.Metric) {
+	if g.s.store == nil || g.s.proj == nil {
 		return
 	}
-	fmt.Fprintln(w, "# HELP techledger_ledger_head_position Position of the last durable event in the log.")
-	fmt.Fprintln(w, "# TYPE techledger_ledger_head_position gauge")
-	fmt.Fprintf(w, "techledger_ledger_head_position %d\n", g.head)
-	fmt.Fprintln(w, "# HELP techledger_projection_position Position the live projections have folded.")
-	fmt.Fprintln(w, "# TYPE techledger_projection_position gauge")
-	fmt.Fprintf(w, "techledger_projection_position %d\n", g.projected)
-	fmt.Fprintln(w, "# HELP techledger_projection_lag_events Events the live projections are behind the head of the log.")
-	fmt.Fprintln(w, "# TYPE techledger_projection_lag_events gauge")
-	fmt.Fprintf(w, "techledger_projection_lag_events %d\n", g.lag)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	head, err := g.s.store.Head(ctx)
+	if err != nil {
+		g.s.log.Warn("metrics: head of the log", "err", err)
+		return
+	}
+	lag, err := g.s.proj.Lag(ctx)
+	if err != nil {
+		g.s.log.Warn("metrics: projections lag", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(headDesc, prometheus.GaugeValue, float64(head))
+	ch <- prometheus.MustNewConstMetric(projectedDesc, prometheus.GaugeValue, float64(g.s.proj.Position()))
+	ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(lag))
 }
 
 // statusWriter remembers the status and size of a response, and who asked.

@@ -93,6 +93,7 @@ type Server struct {
 	tlog         *transparency.Log
 	publicProofs bool
 	metrics      *metrics
+	metricsHTTP  http.Handler
 	rootHTTP     http.Handler
 }
 
@@ -102,8 +103,10 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, extra: cfg.Routes, metrics: newMetrics(),
+	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, extra: cfg.Routes,
 		tlog: cfg.Transparency, publicProofs: cfg.PublicProofs}
+	s.metrics = newMetrics(s)
+	s.metricsHTTP = s.metrics.handler(log)
 	s.rootHTTP = s.observe(s.unmatched(s.mux()))
 	return s
 }
@@ -181,14 +184,9 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "head": head})
 }
 
-// getMetrics answers GET /metrics in the Prometheus text format.
+// getMetrics answers GET /metrics in the Prometheus exposition format: the server's
+// counters and histograms, the head of the log and the projections' lag sampled now, and
+// the Go runtime and process collectors.
 func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) {
-	var g gauges
-	if head, err := s.store.Head(r.Context()); err == nil {
-		if lag, err := s.proj.Lag(r.Context()); err == nil {
-			g = gauges{head: uint64(head), projected: uint64(s.proj.Position()), lag: lag, ok: true}
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.write(w, g)
+	s.metricsHTTP.ServeHTTP(w, r)
 }

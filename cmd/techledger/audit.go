@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -23,30 +24,43 @@ import (
 // bundleBytesMax bounds a bundle file read by audit.
 const bundleBytesMax = 256 << 20
 
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "audit", usage: "audit --key KEY (BUNDLE | --checkpoint SAVED --url URL)", summary: "check a proof bundle offline, or that the log still extends a saved checkpoint", nargs: -1, flags: auditFlags,
+		help: "With BUNDLE: checks a contract's proof bundle (techledger prove) offline with the verifier\nkey: the checkpoint's signature, every record's hash and inclusion proof, and that the\nrecords are the contract's events, versions 1..n, nothing missing. Exit 0 only if all holds,\n1 naming each problem otherwise.\nWith --checkpoint SAVED --url URL: fetches the log's current checkpoint and a consistency\nproof from SAVED and prints consistent (exit 0), rollback or fork (exit 1, with both signed\nnotes as evidence). Exit 3 when the log cannot be reached or answers nonsense."})
+}
+
+func auditFlags(fs *pflag.FlagSet) action {
 	var key, saved, base, token string
-	fs := verbFlags("audit", "With BUNDLE: checks a contract's proof bundle (techledger prove) offline with the verifier\nkey: the checkpoint's signature, every record's hash and inclusion proof, and that the\nrecords are the contract's events, versions 1..n, nothing missing. Exit 0 only if all holds,\n1 naming each problem otherwise.\nWith --checkpoint SAVED --url URL: fetches the log's current checkpoint and a consistency\nproof from SAVED and prints consistent (exit 0), rollback or fork (exit 1, with both signed\nnotes as evidence). Exit 3 when the log cannot be reached or answers nonsense.", stderr)
 	fs.StringVar(&key, "key", "", "the log's verifier key (name+hash+base64), or a file holding it")
 	fs.StringVar(&saved, "checkpoint", "", "file holding the last signed checkpoint you verified (with --url)")
 	fs.StringVar(&base, "url", "", "the log's server, e.g. https://ledger.example.cn (with --checkpoint)")
-	fs.StringVar(&token, "token", os.Getenv("TECHLEDGER_TOKEN"), "bearer token for --url (default $TECHLEDGER_TOKEN; not needed with serve --public-proofs)")
-	if code, ok := parse(fs, args); !ok {
-		return code
+	fs.StringVar(&token, "token", "", "bearer token for --url (default $TECHLEDGER_TOKEN; not needed with serve --public-proofs)")
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		online := saved != "" || base != ""
+		if key == "" || (online && (saved == "" || base == "" || len(c.args) != 0)) || (!online && len(c.args) != 1) {
+			c.usage()
+			return exitUsage
+		}
+		vkey, err := readKey(key)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger audit: %v\n", err)
+			return exitUsage
+		}
+		if online {
+			return auditConsistency(ctx, vkey, saved, base, tokenOrEnv(token), stdout, stderr)
+		}
+		return auditBundle(vkey, c.args[0], stdout, stderr)
 	}
-	online := saved != "" || base != ""
-	if key == "" || (online && (saved == "" || base == "" || fs.NArg() != 0)) || (!online && fs.NArg() != 1) {
-		fs.Usage()
-		return exitUsage
+}
+
+// tokenOrEnv returns token, or $TECHLEDGER_TOKEN when it is empty (read at run time, so
+// that --help never shows it).
+func tokenOrEnv(token string) string {
+	if token == "" {
+		return os.Getenv("TECHLEDGER_TOKEN")
 	}
-	vkey, err := readKey(key)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger audit: %v\n", err)
-		return exitUsage
-	}
-	if online {
-		return auditConsistency(ctx, vkey, saved, base, token, stdout, stderr)
-	}
-	return auditBundle(vkey, fs.Arg(0), stdout, stderr)
+	return token
 }
 
 // readKey returns a verifier key given inline or as a file.

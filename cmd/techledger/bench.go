@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,15 +13,25 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"techledger/internal/loadgen"
 )
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "bench", usage: "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]",
+		summary: "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency",
+		help: "Sends the sample command mix (registrations, rights, payments, amendments, revocations, in\n" +
+			"a valid order: all commands of a contract, and all contracts of an achievement, go through\n" +
+			"one client) to POST /v1/commands from concurrent keep-alive clients, and reports commands/s\n" +
+			"and latency. Exits 1 if any command was rejected, failed or answered inconsistently.",
+		flags: benchFlags})
+}
+
+func benchFlags(fs *pflag.FlagSet) action {
 	var cfg loadgen.Config
 	var format, cpuProfile string
 	var seed uint64
-	fs := flag.NewFlagSet("techledger bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.URL, "url", "", "base URL of a running server; without it, bench starts a server in this process on a fresh temporary store")
 	fs.IntVar(&cfg.Clients, "clients", 64, fmt.Sprintf("concurrent clients, 1..%d (each with its own share of the contracts)", loadgen.ClientsMax))
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send commands (ignored with --commands)")
@@ -32,91 +41,71 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&cfg.Resend, "resend", 0.01, "fraction of commands sent a second time after their answer, as a client retrying would (each must answer duplicate)")
 	fs.StringVar(&format, "format", "table", "output format: table or json")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client and in-process server) to FILE")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: techledger %s\n\n", verbUsage("bench"))
-		fmt.Fprintln(stderr, "Sends the sample command mix (registrations, rights, payments, amendments, revocations, in\n"+
-			"a valid order: all commands of a contract, and all contracts of an achievement, go through\n"+
-			"one client) to POST /v1/commands from concurrent keep-alive clients, and reports commands/s\n"+
-			"and latency. Exits 1 if any command was rejected, failed or answered inconsistently.")
-		fs.PrintDefaults()
-	}
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	commandsSet := false
-	fs.Visit(func(f *flag.Flag) { commandsSet = commandsSet || f.Name == "commands" })
-	if commandsSet {
-		cfg.Duration = 0
-	}
-	cfg.Seed = seed
-	switch {
-	case fs.NArg() != 0,
-		cfg.Clients < 1 || cfg.Clients > loadgen.ClientsMax,
-		commandsSet && cfg.Commands < 1,
-		!commandsSet && cfg.Duration <= 0,
-		cfg.Resend < 0 || cfg.Resend > 1,
-		format != "table" && format != "json":
-		fs.Usage()
-		return exitUsage
-	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		commandsSet := c.changed("commands")
+		if commandsSet {
+			cfg.Duration = 0
+		}
+		cfg.Seed = seed
+		switch {
+		case cfg.Clients < 1 || cfg.Clients > loadgen.ClientsMax,
+			commandsSet && cfg.Commands < 1,
+			!commandsSet && cfg.Duration <= 0,
+			cfg.Resend < 0 || cfg.Resend > 1,
+			format != "table" && format != "json":
+			c.usage()
+			return exitUsage
+		}
+		if cpuProfile != "" {
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: %v\n", err)
+				return exitFailure
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintf(stderr, "techledger: cpu profile: %v\n", err)
+				return exitFailure
+			}
+			defer pprof.StopCPUProfile()
+		}
+		if cfg.URL == "" {
+			dir, err := os.MkdirTemp("", "techledger-bench-")
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: %v\n", err)
+				return exitFailure
+			}
+			defer os.RemoveAll(dir)
+			// The server outlives an interrupt until the run has let its commands finish.
+			srv, err := startBenchServer(context.WithoutCancel(ctx), dir)
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: %v\n", err)
+				return exitFailure
+			}
+			defer srv.stop()
+			cfg.URL, cfg.InProcess = srv.url, true
+		}
+		rep, err := loadgen.Run(ctx, cfg)
 		if err != nil {
-			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			fmt.Fprintf(stderr, "techledger: bench: %v\n", err)
 			return exitFailure
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "techledger: cpu profile: %v\n", err)
-			return exitFailure
+		if format == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(rep); err != nil {
+				return exitFailure
+			}
+		} else {
+			rep.WriteTable(stdout)
 		}
-		defer pprof.StopCPUProfile()
-	}
-	if cfg.URL == "" {
-		dir, err := os.MkdirTemp("", "techledger-bench-")
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger: %v\n", err)
-			return exitFailure
+		if !rep.OK() {
+			return exitRejected
 		}
-		defer os.RemoveAll(dir)
-		// The server outlives an interrupt until the run has let its commands finish.
-		srv, err := startBenchServer(context.WithoutCancel(ctx), dir)
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger: %v\n", err)
-			return exitFailure
-		}
-		defer srv.stop()
-		cfg.URL, cfg.InProcess = srv.url, true
+		return exitOK
 	}
-	rep, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: bench: %v\n", err)
-		return exitFailure
-	}
-	if format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(rep); err != nil {
-			return exitFailure
-		}
-	} else {
-		rep.WriteTable(stdout)
-	}
-	if !rep.OK() {
-		return exitRejected
-	}
-	return exitOK
-}
-
-// verbUsage returns the usage line of a verb from the verb table.
-func verbUsage(name string) string {
-	for _, v := range verbs {
-		if v.name == name {
-			return v.usage
-		}
-	}
-	return name
 }
 
 // benchServer is `techledger serve` running in this process.
@@ -141,7 +130,7 @@ func startBenchServer(ctx context.Context, dir string) (*benchServer, error) {
 		srvCtx, cancel := context.WithCancel(ctx)
 		logs := &syncBuffer{}
 		done := make(chan int, 1)
-		go func() { done <- runServe(srvCtx, []string{"--data", dir, "--addr", addr}, io.Discard, logs) }()
+		go func() { done <- run(srvCtx, []string{"serve", "--data", dir, "--addr", addr}, io.Discard, logs) }()
 		s := &benchServer{url: "http://" + addr, log: logs, stop: func() { cancel(); <-done }}
 		err = waitHealthy(ctx, s.url, done)
 		if err == nil {

@@ -11,6 +11,8 @@ import (
 	"os/user"
 	"strconv"
 
+	"github.com/spf13/pflag"
+
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/server"
@@ -25,38 +27,43 @@ func localActor() commands.Actor {
 	return commands.Actor{Name: name, Role: "registrar"}
 }
 
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "import", usage: "import [--data DIR] [--format table|json] FILE|-", summary: "apply an NDJSON file of commands (- for stdin); report each rejected line", nargs: 1, flags: importFlags,
+		help: "Applies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing."})
+}
+
+func importFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var format string
-	fs := flags("import", "Applies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing.", stderr, &data)
+	data.register(fs)
 	fs.StringVar(&format, "format", "table", "output format: table (text) or json ({applied, duplicates, rejected, last_position, errors})")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 1 || (format != "table" && format != "json") {
-		fs.Usage()
-		return exitUsage
-	}
-	var in io.Reader = os.Stdin
-	var size int64
-	if name := fs.Arg(0); name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger: %v\n", err)
-			return exitFailure
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		if format != "table" && format != "json" {
+			c.usage()
+			return exitUsage
 		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
+		var in io.Reader = os.Stdin
+		var size int64
+		if name := c.args[0]; name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: %v\n", err)
+				return exitFailure
+			}
+			defer f.Close()
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
+			in = f
 		}
-		in = f
+		s, code := openStore(ctx, data, stderr)
+		if s == nil {
+			return code
+		}
+		defer s.Close()
+		return importInto(ctx, s, in, size, localActor(), format, stdout, stderr)
 	}
-	s, code := openStore(ctx, data, stderr)
-	if s == nil {
-		return code
-	}
-	defer s.Close()
-	return importInto(ctx, s, in, size, localActor(), format, stdout, stderr)
 }
 
 // importSummary is the JSON shape of an import's summary (import --format json).
@@ -114,120 +121,126 @@ func importInto(ctx context.Context, s ledger.Store, in io.Reader, size int64, w
 	return exitOK
 }
 
-func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var data storeFlag
-	var format, labels string
-	fs := flags("history", "Prints every event of a contract with its position, time, actor and data.", stderr, &data)
-	fs.StringVar(&format, "format", "table", "output format: table, json or csv (the columns of export)")
-	fs.StringVar(&labels, "labels", "", "zh: Chinese CSV headers")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitUsage
-	}
-	if err := checkFormat(format, labels); err != nil {
-		fmt.Fprintf(stderr, "techledger history: %v\n", err)
-		return exitUsage
-	}
-	s, code := openStore(ctx, data, stderr)
-	if s == nil {
-		return code
-	}
-	defer s.Close()
-	hist, err := server.History(ctx, s, fs.Arg(0))
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	if len(hist) == 0 {
-		fmt.Fprintf(stderr, "techledger: contract %s is not registered\n", fs.Arg(0))
-		return exitRejected
-	}
-	if format == "csv" {
-		rows := make([][]string, len(hist))
-		for i, e := range hist {
-			rows[i] = recordRow(e)
-		}
-		return emit(stdout, stderr, "csv", nil, recordHeader(labels == "zh"), rows)
-	}
-	if format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(hist); err != nil {
-			return exitFailure
-		}
-		return exitOK
-	}
-	rows := make([][]string, len(hist))
-	for i, e := range hist {
-		rows[i] = []string{strconv.FormatUint(uint64(e.Position), 10), strconv.FormatUint(uint64(e.Version), 10), e.RecordedAt.Format("2006-01-02 15:04:05.000"), e.Type, e.Metadata.Actor, e.Metadata.Role, e.Metadata.CommandID, e.Metadata.Reason}
-	}
-	writeTable(stdout, []string{"POSITION", "VERSION", "RECORDED AT (UTC)", "TYPE", "ACTOR", "ROLE", "COMMAND", "REASON"}, rows)
-	for _, e := range hist {
-		fmt.Fprintf(stdout, "\n#%d %s\n%s\n", e.Position, e.Type, e.Data)
-	}
-	return exitOK
+func init() {
+	addVerb(verb{name: "history", usage: "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", summary: "every event of a contract with position, time, actor and data", nargs: 1, flags: historyFlags,
+		help: "Prints every event of a contract with its position, time, actor and data."})
 }
 
-func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func historyFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
-	var format string
-	fs := flags("verify", "Reads the whole log from disk and checks every frame's CRC and every record's position,\nstream version, hash link and hash. Exits 0 with a summary when the log checks out;\notherwise exits 1 naming the first bad record (segment, offset, position) and what is wrong.", stderr, &data)
-	fs.StringVar(&format, "format", "table", "output format: table (text) or json (the document of GET /v1/verify)")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 0 || (format != "table" && format != "json") {
-		fs.Usage()
-		return exitUsage
-	}
-	failed := func(ce *ledger.CorruptionError) int {
-		if format == "json" {
-			writeJSONTo(stdout, map[string]any{"ok": false, "position": ce.Position, "location": ce.Location, "reason": ce.Reason})
-		} else {
-			fmt.Fprintf(stdout, "FAILED: %v\n", ce)
+	var format, labels string
+	data.register(fs)
+	fs.StringVar(&format, "format", "table", "output format: table, json or csv (the columns of export)")
+	fs.StringVar(&labels, "labels", "", "zh: Chinese CSV headers")
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		if err := checkFormat(format, labels); err != nil {
+			fmt.Fprintf(stderr, "techledger history: %v\n", err)
+			return exitUsage
 		}
-		return exitRejected
-	}
-	s, err := openStoreErr(ctx, data, stderr)
-	var ce *ledger.CorruptionError
-	if errors.As(err, &ce) {
-		return failed(ce)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	defer s.Close()
-	var rep ledger.VerifyReport
-	head, _ := s.Head(ctx)
-	bar := newProgress(stderr, "verify", "events", int64(head))
-	progress := func(p ledger.Position) { bar.set(int64(p), "") }
-	switch v := s.(type) {
-	case progressVerifier:
-		rep, err = v.VerifyProgress(ctx, progress)
-	case ledger.Verifier:
-		rep, err = v.Verify(ctx)
-	default:
-		rep, err = ledger.Verify(ctx, counted(s.ReadAll(ctx, 1), progress))
-	}
-	bar.done(int64(rep.Records), "")
-	if errors.As(err, &ce) {
-		return failed(ce)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	if format == "json" {
-		writeJSONTo(stdout, map[string]any{"ok": true, "report": rep})
+		s, code := openStore(ctx, data, stderr)
+		if s == nil {
+			return code
+		}
+		defer s.Close()
+		hist, err := server.History(ctx, s, c.args[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+		if len(hist) == 0 {
+			fmt.Fprintf(stderr, "techledger: contract %s is not registered\n", c.args[0])
+			return exitRejected
+		}
+		if format == "csv" {
+			rows := make([][]string, len(hist))
+			for i, e := range hist {
+				rows[i] = recordRow(e)
+			}
+			return emit(stdout, stderr, "csv", nil, recordHeader(labels == "zh"), rows)
+		}
+		if format == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(hist); err != nil {
+				return exitFailure
+			}
+			return exitOK
+		}
+		rows := make([][]string, len(hist))
+		for i, e := range hist {
+			rows[i] = []string{strconv.FormatUint(uint64(e.Position), 10), strconv.FormatUint(uint64(e.Version), 10), e.RecordedAt.Format("2006-01-02 15:04:05.000"), e.Type, e.Metadata.Actor, e.Metadata.Role, e.Metadata.CommandID, e.Metadata.Reason}
+		}
+		writeTable(stdout, []string{"POSITION", "VERSION", "RECORDED AT (UTC)", "TYPE", "ACTOR", "ROLE", "COMMAND", "REASON"}, rows)
+		for _, e := range hist {
+			fmt.Fprintf(stdout, "\n#%d %s\n%s\n", e.Position, e.Type, e.Data)
+		}
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "OK: %d records in %d streams, head position %d, head hash %s\n", rep.Records, rep.Streams, rep.Head, rep.HeadHash)
-	return exitOK
+}
+
+func init() {
+	addVerb(verb{name: "verify", usage: "verify [--data DIR] [--format table|json]", summary: "check the whole log: framing, CRCs, positions, versions and the hash chain", nargs: 0, flags: verifyFlags,
+		help: "Reads the whole log from disk and checks every frame's CRC and every record's position,\nstream version, hash link and hash. Exits 0 with a summary when the log checks out;\notherwise exits 1 naming the first bad record (segment, offset, position) and what is wrong."})
+}
+
+func verifyFlags(fs *pflag.FlagSet) action {
+	var data storeFlag
+	var format string
+	data.register(fs)
+	fs.StringVar(&format, "format", "table", "output format: table (text) or json (the document of GET /v1/verify)")
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		if format != "table" && format != "json" {
+			c.usage()
+			return exitUsage
+		}
+		failed := func(ce *ledger.CorruptionError) int {
+			if format == "json" {
+				writeJSONTo(stdout, map[string]any{"ok": false, "position": ce.Position, "location": ce.Location, "reason": ce.Reason})
+			} else {
+				fmt.Fprintf(stdout, "FAILED: %v\n", ce)
+			}
+			return exitRejected
+		}
+		s, err := openStoreErr(ctx, data, stderr)
+		var ce *ledger.CorruptionError
+		if errors.As(err, &ce) {
+			return failed(ce)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+		defer s.Close()
+		var rep ledger.VerifyReport
+		head, _ := s.Head(ctx)
+		bar := newProgress(stderr, "verify", "events", int64(head))
+		progress := func(p ledger.Position) { bar.set(int64(p), "") }
+		switch v := s.(type) {
+		case progressVerifier:
+			rep, err = v.VerifyProgress(ctx, progress)
+		case ledger.Verifier:
+			rep, err = v.Verify(ctx)
+		default:
+			rep, err = ledger.Verify(ctx, counted(s.ReadAll(ctx, 1), progress))
+		}
+		bar.done(int64(rep.Records), "")
+		if errors.As(err, &ce) {
+			return failed(ce)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+		if format == "json" {
+			writeJSONTo(stdout, map[string]any{"ok": true, "report": rep})
+			return exitOK
+		}
+		fmt.Fprintf(stdout, "OK: %d records in %d streams, head position %d, head hash %s\n", rep.Records, rep.Streams, rep.Head, rep.HeadHash)
+		return exitOK
+	}
 }
 
 // writeJSONTo writes v as one line of JSON, HTML characters unescaped.

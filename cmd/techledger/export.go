@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"techledger/ledger"
 	"techledger/server"
 )
@@ -42,74 +44,75 @@ func recordHeader(zh bool) []string {
 	return recordColumns
 }
 
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "export", usage: "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", summary: "write the log (records with metadata and hash links) as NDJSON or CSV", nargs: 0, flags: exportFlags,
+		help: "Writes the log, or the positions --from..--to of it, with every record's metadata and hash\nlink: as NDJSON (--format json, the shape of GET /v1/events, one record per line) or as CSV\n(UTF-8 with BOM; --labels zh for Chinese headers). An auditor can check the hash chain of\nan export without techledger."})
+}
+
+func exportFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var from, to uint64
 	var format, labels, outPath string
-	fs := flags("export", "Writes the log, or the positions --from..--to of it, with every record's metadata and hash\nlink: as NDJSON (--format json, the shape of GET /v1/events, one record per line) or as CSV\n(UTF-8 with BOM; --labels zh for Chinese headers). An auditor can check the hash chain of\nan export without techledger.", stderr, &data)
+	data.register(fs)
 	fs.Uint64Var(&from, "from", 1, "first position")
 	fs.Uint64Var(&to, "to", 0, "last position (0: the head of the log when the export starts)")
 	fs.StringVar(&format, "format", "json", "output format: json (NDJSON) or csv")
 	fs.StringVar(&labels, "labels", "", "zh: Chinese CSV headers")
-	fs.StringVar(&outPath, "o", "", "write to this file instead of standard output")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	switch {
-	case format != "json" && format != "ndjson" && format != "csv":
-		fmt.Fprintf(stderr, "techledger export: format: want json or csv, got %q\n", format)
-		return exitUsage
-	case labels != "" && labels != "zh":
-		fmt.Fprintf(stderr, "techledger export: labels: only zh is known, got %q\n", labels)
-		return exitUsage
-	case from == 0:
-		fmt.Fprintln(stderr, "techledger export: from: positions start at 1")
-		return exitUsage
-	case to != 0 && to < from:
-		fmt.Fprintf(stderr, "techledger export: to: %d is before from (%d)\n", to, from)
-		return exitUsage
-	}
-	s, code := openStore(ctx, data, stderr)
-	if s == nil {
-		return code
-	}
-	defer s.Close()
-	head, err := s.Head(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	if to == 0 || ledger.Position(to) > head {
-		to = uint64(head)
-	}
-	out := stdout
-	if outPath != "" {
-		f, err := os.Create(outPath)
+	fs.StringVarP(&outPath, "o", "o", "", "write to this file instead of standard output")
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		switch {
+		case format != "json" && format != "ndjson" && format != "csv":
+			fmt.Fprintf(stderr, "techledger export: format: want json or csv, got %q\n", format)
+			return exitUsage
+		case labels != "" && labels != "zh":
+			fmt.Fprintf(stderr, "techledger export: labels: only zh is known, got %q\n", labels)
+			return exitUsage
+		case from == 0:
+			fmt.Fprintln(stderr, "techledger export: from: positions start at 1")
+			return exitUsage
+		case to != 0 && to < from:
+			fmt.Fprintf(stderr, "techledger export: to: %d is before from (%d)\n", to, from)
+			return exitUsage
+		}
+		s, code := openStore(ctx, data, stderr)
+		if s == nil {
+			return code
+		}
+		defer s.Close()
+		head, err := s.Head(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
 			return exitFailure
 		}
-		defer f.Close()
-		out = f
+		if to == 0 || ledger.Position(to) > head {
+			to = uint64(head)
+		}
+		out := stdout
+		if outPath != "" {
+			f, err := os.Create(outPath)
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: %v\n", err)
+				return exitFailure
+			}
+			defer f.Close()
+			out = f
+		}
+		var bar *progress
+		if !isTerminal(out) { // a bar on the terminal the records go to would garble them
+			bar = newProgress(stderr, "export", "events", int64(to)-int64(from)+1)
+		}
+		n, err := exportRecords(ctx, s, ledger.Position(from), ledger.Position(to), format == "csv", labels == "zh", out, func(n int64) { bar.set(n, "") })
+		bar.done(n, "")
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger export: %v\n", err)
+			return exitFailure
+		}
+		if outPath != "" {
+			fmt.Fprintf(stdout, "exported %d events (positions %d..%d) to %s\n", n, from, from+uint64(n)-1, outPath)
+		}
+		return exitOK
 	}
-	var bar *progress
-	if !isTerminal(out) { // a bar on the terminal the records go to would garble them
-		bar = newProgress(stderr, "export", "events", int64(to)-int64(from)+1)
-	}
-	n, err := exportRecords(ctx, s, ledger.Position(from), ledger.Position(to), format == "csv", labels == "zh", out, func(n int64) { bar.set(n, "") })
-	bar.done(n, "")
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger export: %v\n", err)
-		return exitFailure
-	}
-	if outPath != "" {
-		fmt.Fprintf(stdout, "exported %d events (positions %d..%d) to %s\n", n, from, from+uint64(n)-1, outPath)
-	}
-	return exitOK
 }
 
 // exportRecords writes the records from..to of s to w as NDJSON or CSV.

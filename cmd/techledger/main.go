@@ -1,5 +1,6 @@
 // Command techledger is the CLI and HTTP server of the techledger trade ledger: wiring
-// only. It opens a store, hands commands to package commands and serves the log.
+// only. It opens a store, hands commands to package commands, serves the API of package
+// server and formats what the verbs print.
 //
 //	techledger serve   [--data DIR] [--addr 127.0.0.1:8080] [--tokens FILE] [--demo] [--feed nats://…]
 //	techledger import  [--data DIR] [--format table|json] FILE|-
@@ -9,24 +10,24 @@
 //	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
 //	techledger verify  [--data DIR] [--format table|json]
 //	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
-//	techledger keygen  --origin NAME --out FILE
-//	techledger prove   [--data DIR] [--tlog DIR] [--url URL] [-o FILE] CONTRACT_ID
-//	techledger audit   --key KEY (BUNDLE | --checkpoint SAVED --url URL)
-//	techledger certificate [--data DIR] [--url URL --key KEY] [--format text|html] [-o FILE] CONTRACT_ID
 //	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
+//	techledger version
 //
-// Every verb has --help.
+// Every verb has --help; flags may come before or after the positional arguments;
+// `techledger completion bash|zsh|fish|powershell` prints a shell completion script.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // exit codes
@@ -37,31 +38,41 @@ const (
 	exitFailure  = 3 // the store or the system failed
 )
 
+// verb is one CLI verb. Each verb is declared in a file of its own, whose init registers
+// it with addVerb: adding a verb is adding one file.
 type verb struct {
-	name, usage, summary string
-	run                  func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	name    string // what the user types: "history"
+	usage   string // the usage line after "techledger ", flags included
+	summary string // one line in the list of verbs
+	help    string // the --help text
+	nargs   int    // how many positional arguments the verb takes (-n: at most n)
+	// flags declares the verb's flags on fs and returns what the verb does once they are
+	// parsed. It is called afresh for every run, so the flags' variables belong to one run.
+	flags func(fs *pflag.FlagSet) action
 }
 
-// verbs is set in init: the verbs' flag sets print their usage line from it.
+// action runs a verb and returns its exit code.
+type action func(ctx context.Context, c *call) int
+
+// call is one run of a verb.
+type call struct {
+	args           []string // the positional arguments
+	stdout, stderr io.Writer
+	fs             *pflag.FlagSet
+	cmd            *cobra.Command
+}
+
+// changed reports whether the flag name was given.
+func (c *call) changed(name string) bool { return c.fs.Changed(name) }
+
+// usage prints the verb's usage on stderr.
+func (c *call) usage() { fmt.Fprint(c.stderr, c.cmd.UsageString()) }
+
+// verbs are the registered verbs, in the order of registration.
 var verbs []verb
 
-func init() {
-	verbs = []verb{
-		{"serve", "serve [--data DIR] [--addr ADDR] [--tokens FILE] [--demo]", "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", runServe},
-		{"import", "import [--data DIR] [--format table|json] FILE|-", "apply an NDJSON file of commands (- for stdin); report each rejected line", runImport},
-		{"stats", "stats [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "registered-contract statistics by period and dimension", runStats},
-		{"rewards", "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", "researcher reward tallies (or assignments below the floors)", runRewards},
-		{"replay", "replay [--data DIR]", "rebuild the projections from the whole log and write a snapshot", runReplay},
-		{"history", "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", "every event of a contract with position, time, actor and data", runHistory},
-		{"verify", "verify [--data DIR] [--format table|json]", "check the whole log: framing, CRCs, positions, versions and the hash chain", runVerify},
-		{"export", "export [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]", "write the log (records with metadata and hash links) as NDJSON or CSV", runExport},
-		{"keygen", "keygen --origin NAME --out FILE", "write a new checkpoint signing key to FILE (0600) and print its verifier key", runKeygen},
-		{"prove", "prove [--data DIR] [--tlog DIR] [--url URL] [-o FILE] CONTRACT_ID", "write a contract's proof bundle (signed checkpoint, records, inclusion proofs)", runProve},
-		{"audit", "audit --key KEY (BUNDLE | --checkpoint SAVED --url URL)", "check a proof bundle offline, or that the log still extends a saved checkpoint", runAudit},
-		{"certificate", "certificate [--data DIR] [--url URL --key KEY] [--format text|html] [-o FILE] CONTRACT_ID", "print a contract's registration certificate with its transparency proof and a QR code", runCertificate},
-		{"bench", "bench [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]", "load the HTTP API with the sample command mix (without --url: a server in this process); report commands/s and latency", runBench},
-	}
-}
+// addVerb registers a verb; it is called from the init of the verb's file.
+func addVerb(v verb) { verbs = append(verbs, v) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,47 +80,82 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the verb args[0] with the rest of args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	root := &cobra.Command{
+		Use:           "techledger",
+		Short:         "an event-sourced ledger of technology contracts (技术合同认定登记)",
+		Long:          "techledger: an event-sourced ledger of technology contracts (技术合同认定登记)",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.NoArgs, // an unknown verb is an error, not the root's argument
+		// Runnable, so that cobra checks Args (a root without Run answers anything with help).
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	// What a verb prints, a completion script and cobra's answers to completion requests
+	// go to stdout; help goes to stderr, as it did before the verbs moved to cobra.
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		c.SetOut(stderr)
+		help(c, args)
+	})
+	code := exitOK
 	for _, v := range verbs {
-		if v.name == args[0] {
-			return v.run(ctx, args[1:], stdout, stderr)
+		root.AddCommand(v.command(&code, stdout, stderr))
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, root.UsageString())
+		return exitUsage
+	}
+	root.SetArgs(longFlags(args))
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil { // every error cobra returns is a mistake on the command line
+		fmt.Fprintf(stderr, "techledger: %v\n\n", err)
+		if cmd == nil {
+			cmd = root
 		}
+		fmt.Fprint(stderr, cmd.UsageString())
+		return exitUsage
 	}
-	fmt.Fprintf(stderr, "techledger: unknown verb %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
+	return code
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "techledger: an event-sourced ledger of technology contracts (技术合同认定登记)")
-	fmt.Fprintln(w, "\nusage: techledger <verb> [flags]")
-	for _, v := range verbs {
-		fmt.Fprintf(w, "  %-60s %s\n", v.usage, v.summary)
+// command returns the cobra command of v; its run stores the exit code in code.
+func (v verb) command(code *int, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   v.usage,
+		Short: v.summary,
+		Long:  v.help,
+		Args:  cobra.ExactArgs(v.nargs),
 	}
+	if v.nargs < 0 {
+		cmd.Args = cobra.MaximumNArgs(-v.nargs)
+	}
+	act := v.flags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		*code = act(cmd.Context(), &call{args: args, stdout: stdout, stderr: stderr, fs: cmd.Flags(), cmd: cmd})
+		return nil
+	}
+	return cmd
 }
 
-// flags returns a flag set for a verb with the --data and --store flags every verb has and help as
-// its --help text (after the verb's usage line).
-func flags(name, help string, stderr io.Writer, data *storeFlag) *flag.FlagSet {
-	fs := verbFlags(name, help, stderr)
-	data.register(fs)
-	return fs
-}
-
-// parse parses args, returning an exit code if the verb should stop.
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
+// longFlags rewrites the single-dash long flags the standard flag package accepted
+// (-data DIR) as the double-dash ones cobra reads (--data DIR), so that scripts written
+// before the move keep working. One-letter flags (-o) and everything after "--" stay.
+func longFlags(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
 		}
-		return exitUsage, false
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(name) > 1 {
+			a = "-" + a
+		}
+		out[i] = a
 	}
-	return 0, true
+	return out
 }

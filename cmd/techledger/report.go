@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
@@ -51,10 +53,15 @@ func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projecti
 	return code
 }
 
-func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "stats", usage: "stats [--data DIR] [--by DIM,...] [--from DATE] [--to DATE] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", summary: "registered-contract statistics by period and dimension", nargs: 0, flags: statsFlags,
+		help: "Registered-contract statistics (count, 成交额, 技术交易额, paid) over contracts registered and\nnot revoked, amendments applied, grouped by dimensions: " + strings.Join(projections.Dimensions, ", ") + ".\nNo --by gives one row of totals."})
+}
+
+func statsFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var by, from, to, at, format, labels string
-	fs := flags("stats", "Registered-contract statistics (count, 成交额, 技术交易额, paid) over contracts registered and\nnot revoked, amendments applied, grouped by dimensions: "+strings.Join(projections.Dimensions, ", ")+".\nNo --by gives one row of totals.", stderr, &data)
+	data.register(fs)
 	fs.StringVar(&by, "by", "", "comma-separated dimensions to group by")
 	fs.StringVar(&from, "from", "", "first registered_on date included (YYYY-MM-DD)")
 	fs.StringVar(&to, "to", "", "last registered_on date included (YYYY-MM-DD)")
@@ -63,44 +70,47 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers and values (table and csv)")
 	var proj projFlag
 	proj.register(fs)
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	q, err := server.ParseStatsQuery(by, from, to)
-	a, aerr := server.ParseAsOf(at)
-	opts, herr := proj.options()
-	if err = errors.Join(err, aerr, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
-		if err != nil {
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		q, err := server.ParseStatsQuery(by, from, to)
+		a, aerr := server.ParseAsOf(at)
+		opts, herr := proj.options()
+		if err = errors.Join(err, aerr, herr, checkFormat(format, labels)); err != nil {
 			fmt.Fprintf(stderr, "techledger stats: %v\n", err)
+			c.usage()
+			return exitUsage
 		}
-		fs.Usage()
-		return exitUsage
-	}
-	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
-		var rep projections.StatsReport
-		err := server.StateAt(ctx, r, a, func(st *projections.State) (err error) {
-			rep, err = st.Stats(q)
-			return err
-		})
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger stats: %v\n", err)
-			var qe *projections.QueryError
-			if errors.As(err, &qe) {
-				return exitUsage
+		return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
+			var rep projections.StatsReport
+			err := server.StateAt(ctx, r, a, func(st *projections.State) (err error) {
+				rep, err = st.Stats(q)
+				return err
+			})
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger stats: %v\n", err)
+				var qe *projections.QueryError
+				if errors.As(err, &qe) {
+					return exitUsage
+				}
+				return exitFailure
 			}
-			return exitFailure
-		}
-		header, rows := statsTable(rep, labels == "zh")
-		return emit(stdout, stderr, format, rep, header, rows)
-	})
+			header, rows := statsTable(rep, labels == "zh")
+			return emit(stdout, stderr, format, rep, header, rows)
+		})
+	}
 }
 
-func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "rewards", usage: "rewards [--data DIR] [--year YYYY] [--institution NAME] [--flags] [--as-of POS|TIME] [--format table|json|csv] [--labels zh]", summary: "researcher reward tallies (or assignments below the floors)", nargs: 0, flags: rewardsFlags,
+		help: "Researcher reward tallies: each payment's net income as allocated to the proceeds\nbeneficiaries in force when it was recorded; per researcher and institution, with the\ncontracts and payments they were a beneficiary of."})
+}
+
+func rewardsFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var at, format, labels, institution string
 	var year int
 	var showFlags bool
-	fs := flags("rewards", "Researcher reward tallies: each payment's net income as allocated to the proceeds\nbeneficiaries in force when it was recorded; per researcher and institution, with the\ncontracts and payments they were a beneficiary of.", stderr, &data)
+	data.register(fs)
 	fs.IntVar(&year, "year", 0, "only payments with paid_on in this year")
 	fs.StringVar(&institution, "institution", "", "only researchers of this institution (exact name)")
 	fs.BoolVar(&showFlags, "flags", false, "list the proceeds assignments below the statutory floor or the Shanxi policy level instead")
@@ -109,96 +119,97 @@ func runRewards(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&labels, "labels", "", "zh: Chinese headers (table and csv)")
 	var proj projFlag
 	proj.register(fs)
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	a, err := server.ParseAsOf(at)
-	opts, herr := proj.options()
-	if err = errors.Join(err, herr, checkFormat(format, labels)); err != nil || fs.NArg() != 0 {
-		if err != nil {
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		a, err := server.ParseAsOf(at)
+		opts, herr := proj.options()
+		if err = errors.Join(err, herr, checkFormat(format, labels)); err != nil {
 			fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
+			c.usage()
+			return exitUsage
 		}
-		fs.Usage()
-		return exitUsage
-	}
-	return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
-		var rep projections.RewardsReport
-		var flagged []projections.Flag
-		err := server.StateAt(ctx, r, a, func(st *projections.State) (err error) {
+		return runReport(ctx, data, proj, opts, stderr, func(r *projections.Runner) int {
+			var rep projections.RewardsReport
+			var flagged []projections.Flag
+			err := server.StateAt(ctx, r, a, func(st *projections.State) (err error) {
+				if showFlags {
+					flagged = st.Flags()
+					return nil
+				}
+				rep, err = st.Rewards(projections.RewardsQuery{Year: year, Institution: institution})
+				return err
+			})
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
+				var qe *projections.QueryError
+				if errors.As(err, &qe) {
+					return exitUsage
+				}
+				return exitFailure
+			}
 			if showFlags {
-				flagged = st.Flags()
-				return nil
+				header, rows := flagsTable(flagged, labels == "zh")
+				return emit(stdout, stderr, format, flagged, header, rows)
 			}
-			rep, err = st.Rewards(projections.RewardsQuery{Year: year, Institution: institution})
-			return err
+			header, rows := rewardsTable(rep, labels == "zh")
+			return emit(stdout, stderr, format, rep, header, rows)
 		})
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger rewards: %v\n", err)
-			var qe *projections.QueryError
-			if errors.As(err, &qe) {
-				return exitUsage
-			}
-			return exitFailure
-		}
-		if showFlags {
-			header, rows := flagsTable(flagged, labels == "zh")
-			return emit(stdout, stderr, format, flagged, header, rows)
-		}
-		header, rows := rewardsTable(rep, labels == "zh")
-		return emit(stdout, stderr, format, rep, header, rows)
-	})
+	}
 }
 
-func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "replay", usage: "replay [--data DIR]", summary: "rebuild the projections from the whole log and write a snapshot", nargs: 0, flags: replayFlags,
+		help: "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took."})
+}
+
+func replayFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var proj projFlag
-	fs := flags("replay", "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took.", stderr, &data)
+	data.register(fs)
 	proj.register(fs)
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	opts, err := proj.options()
-	if err != nil || fs.NArg() != 0 {
+	return func(ctx context.Context, c *call) int {
+		stdout, stderr := c.stdout, c.stderr
+		opts, err := proj.options()
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger replay: %v\n", err)
+			c.usage()
+			return exitUsage
 		}
-		fs.Usage()
-		return exitUsage
+		s, code := openStore(ctx, data, stderr)
+		if s == nil {
+			return code
+		}
+		defer s.Close()
+		head, _ := s.Head(ctx)
+		bar := newProgress(stderr, "replay", "events", int64(head))
+		r := projections.NewRunner(s, projections.RunnerOptions{
+			Options: opts, SnapshotDir: proj.snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Progress: func(p ledger.Position) { bar.set(int64(p), "") },
+		})
+		start := time.Now()
+		err = r.Rebuild(ctx)
+		if err == nil {
+			bar.done(int64(r.Position()), "")
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger replay: %v\n", err)
+			return exitFailure
+		}
+		took := time.Since(start) // the snapshot write included
+		var events ledger.Position
+		var contracts int
+		_ = r.Read(func(st *projections.State) error {
+			events, contracts = st.Position(), st.Contracts()
+			return nil
+		})
+		snap := "no snapshot written (give --snapshots DIR)"
+		if d := proj.snapshotDir(data); d != "" {
+			snap = "snapshot written to " + d
+		}
+		fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; %s\n",
+			events, contracts, took.Round(time.Millisecond), float64(events)/took.Seconds(), snap)
+		return exitOK
 	}
-	s, code := openStore(ctx, data, stderr)
-	if s == nil {
-		return code
-	}
-	defer s.Close()
-	head, _ := s.Head(ctx)
-	bar := newProgress(stderr, "replay", "events", int64(head))
-	r := projections.NewRunner(s, projections.RunnerOptions{
-		Options: opts, SnapshotDir: proj.snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Progress: func(p ledger.Position) { bar.set(int64(p), "") },
-	})
-	start := time.Now()
-	err = r.Rebuild(ctx)
-	if err == nil {
-		bar.done(int64(r.Position()), "")
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger replay: %v\n", err)
-		return exitFailure
-	}
-	took := time.Since(start) // the snapshot write included
-	var events ledger.Position
-	var contracts int
-	_ = r.Read(func(st *projections.State) error {
-		events, contracts = st.Position(), st.Contracts()
-		return nil
-	})
-	snap := "no snapshot written (give --snapshots DIR)"
-	if d := proj.snapshotDir(data); d != "" {
-		snap = "snapshot written to " + d
-	}
-	fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; %s\n",
-		events, contracts, took.Round(time.Millisecond), float64(events)/took.Seconds(), snap)
-	return exitOK
 }
 
 func checkFormat(format, labels string) error {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/spf13/pflag"
 
 	"techledger/commands"
 	"techledger/internal/sample"
@@ -22,11 +22,16 @@ import (
 	"techledger/server"
 )
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func init() {
+	addVerb(verb{name: "serve", usage: "serve [--data DIR] [--addr ADDR] [--tokens FILE] [--demo]", summary: "serve the HTTP API (with --demo: a fresh store loaded with the sample data)", nargs: 0, flags: serveFlags,
+		help: "Serves the HTTP API (server/openapi.json, also at GET /openapi.json; docs/architecture.md, HTTP API): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0."})
+}
+
+func serveFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var addr, feed, tokensFile, logFormat, logLevel, tlsCert, tlsKey string
 	var demo bool
-	fs := flags("serve", "Serves the HTTP API (server/openapi.json, also at GET /openapi.json; docs/architecture.md, HTTP API): POST /v1/commands,\nGET /v1/contracts/{id}[/history], /v1/stats/contracts, /v1/rewards/researchers, /v1/rewards/flags,\n/v1/events, /v1/verify, /metrics, /healthz. With --tokens, requests need a bearer token whose role\nadmits the route; without, serve listens on loopback only and every request acts as admin \"local\".\nSIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.", stderr, &data)
+	data.register(fs)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&tokensFile, "tokens", "", "JSON file of bearer tokens: [{\"token\": \"...\", \"role\": \"registrar|auditor|statistician|admin\", \"name\": \"...\"}]")
 	fs.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
@@ -39,147 +44,142 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tf.register(fs, true)
 	fs.StringVar(&feed, "feed", "", "relay committed events to this NATS server (nats://host:port), subjects techledger.events.<type>")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	dataSet := false
-	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" || f.Name == "store" })
-	logger, err := newLogger(stderr, logFormat, logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
-		return exitUsage
-	}
-	var tokens *server.Tokens
-	if tokensFile != "" {
-		if tokens, err = server.LoadTokens(tokensFile); err != nil {
+	return func(ctx context.Context, c *call) int {
+		stderr := c.stderr
+		dataSet := c.changed("data") || c.changed("store")
+		logger, err := newLogger(stderr, logFormat, logLevel)
+		if err != nil {
 			fmt.Fprintf(stderr, "techledger serve: %v\n", err)
 			return exitUsage
 		}
-	}
-	opts, err := pf.options()
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
-		return exitUsage
-	}
-	if err := server.CheckListen(addr, tokens != nil); err != nil {
-		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
-		return exitUsage
-	}
-	tlsConfig, err := loadTLS(tlsCert, tlsKey)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger serve: %v\n", err)
-		return exitUsage
-	}
-	if demo && !dataSet {
-		dir, err := os.MkdirTemp("", "techledger-demo-")
+		var tokens *server.Tokens
+		if tokensFile != "" {
+			if tokens, err = server.LoadTokens(tokensFile); err != nil {
+				fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+				return exitUsage
+			}
+		}
+		opts, err := pf.options()
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+			return exitUsage
+		}
+		if err := server.CheckListen(addr, tokens != nil); err != nil {
+			fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+			return exitUsage
+		}
+		tlsConfig, err := loadTLS(tlsCert, tlsKey)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger serve: %v\n", err)
+			return exitUsage
+		}
+		if demo && !dataSet {
+			dir, err := os.MkdirTemp("", "techledger-demo-")
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: %v\n", err)
+				return exitFailure
+			}
+			defer os.RemoveAll(dir)
+			data = storeFlag{dir: dir}
+		}
+		s, code := openStore(ctx, data, stderr)
+		if s == nil {
+			return code
+		}
+		defer s.Close()
+		head, err := s.Head(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
 			return exitFailure
 		}
-		defer os.RemoveAll(dir)
-		data = storeFlag{dir: dir}
-	}
-	s, code := openStore(ctx, data, stderr)
-	if s == nil {
-		return code
-	}
-	defer s.Close()
-	head, err := s.Head(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	if demo && head != 0 {
-		logger.Info("the store is not empty: the sample data is not loaded", "head", head)
-	}
-	if demo && head == 0 {
-		var buf bytes.Buffer
-		if _, err := sample.Write(&buf, sample.DefaultConfig); err != nil {
-			fmt.Fprintf(stderr, "techledger: generate sample: %v\n", err)
+		if demo && head != 0 {
+			logger.Info("the store is not empty: the sample data is not loaded", "head", head)
+		}
+		if demo && head == 0 {
+			var buf bytes.Buffer
+			if _, err := sample.Write(&buf, sample.DefaultConfig); err != nil {
+				fmt.Fprintf(stderr, "techledger: generate sample: %v\n", err)
+				return exitFailure
+			}
+			start := time.Now()
+			logger.Info("loading sample data", "store", data.String())
+			if code := importInto(ctx, s, &buf, int64(buf.Len()), commands.Actor{Name: "demo", Role: "registrar"}, "table", io.Discard, stderr); code != exitOK {
+				fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
+				return code
+			}
+			head, _ := s.Head(ctx)
+			logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
+		}
+		proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: pf.snapshotDir(data), Logger: logger})
+		if err := proj.Start(ctx); err != nil {
+			fmt.Fprintf(stderr, "techledger: projections: %v\n", err)
 			return exitFailure
 		}
-		start := time.Now()
-		logger.Info("loading sample data", "store", data.String())
-		if code := importInto(ctx, s, &buf, int64(buf.Len()), commands.Actor{Name: "demo", Role: "registrar"}, "table", io.Discard, stderr); code != exitOK {
-			fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
-			return code
-		}
-		head, _ := s.Head(ctx)
-		logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
-	}
-	proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: pf.snapshotDir(data), Logger: logger})
-	if err := proj.Start(ctx); err != nil {
-		fmt.Fprintf(stderr, "techledger: projections: %v\n", err)
-		return exitFailure
-	}
-	defer func() {
-		if err := proj.Snapshot(); err != nil {
-			logger.Warn("projections snapshot on exit failed", "err", err)
-		}
-	}()
-	if feed != "" {
-		nc, err := nats.Connect(feed, nats.Name("techledger-feed"), nats.MaxReconnects(-1))
-		if err != nil {
-			fmt.Fprintf(stderr, "techledger: feed: %v\n", err)
-			return exitFailure
-		}
-		defer nc.Close()
-		f := &jetstream.Feed{Store: s, Conn: nc}
-		go func() {
-			if err := f.Run(ctx); err != nil && ctx.Err() == nil {
-				logger.Error("feed stopped", "err", err)
+		defer func() {
+			if err := proj.Snapshot(); err != nil {
+				logger.Warn("projections snapshot on exit failed", "err", err)
 			}
 		}()
-		logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
-	}
-	cfg := server.Config{Store: s, Commands: commands.NewHandler(s), Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public}
-	if tf.signingKey != "" {
-		l, vkey, err := tf.openSigning(ctx, s, data, logger)
+		if feed != "" {
+			nc, err := nats.Connect(feed, nats.Name("techledger-feed"), nats.MaxReconnects(-1))
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: feed: %v\n", err)
+				return exitFailure
+			}
+			defer nc.Close()
+			f := &jetstream.Feed{Store: s, Conn: nc}
+			go func() {
+				if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+					logger.Error("feed stopped", "err", err)
+				}
+			}()
+			logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
+		}
+		cfg := server.Config{Store: s, Commands: commands.NewHandler(s), Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public}
+		if tf.signingKey != "" {
+			l, vkey, err := tf.openSigning(ctx, s, data, logger)
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: transparency log: %v\n", err)
+				return exitFailure
+			}
+			defer l.Close()
+			runCtx, stopLog := context.WithCancel(ctx)
+			logDone := make(chan struct{})
+			defer func() { stopLog(); <-logDone }()
+			go func() {
+				defer close(logDone)
+				if err := l.Run(runCtx); err != nil {
+					logger.Error("transparency log stopped", "err", err)
+				}
+			}()
+			cfg.Transparency = l
+			logger.Info("transparency log", "records", l.Size(), "verifier_key", vkey, "public_proofs", tf.public)
+		}
+		srv := server.New(cfg)
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			fmt.Fprintf(stderr, "techledger: transparency log: %v\n", err)
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
 			return exitFailure
 		}
-		defer l.Close()
-		runCtx, stopLog := context.WithCancel(ctx)
-		logDone := make(chan struct{})
-		defer func() { stopLog(); <-logDone }()
-		go func() {
-			defer close(logDone)
-			if err := l.Run(runCtx); err != nil {
-				logger.Error("transparency log stopped", "err", err)
-			}
-		}()
-		cfg.Transparency = l
-		logger.Info("transparency log", "records", l.Size(), "verifier_key", vkey, "public_proofs", tf.public)
+		scheme := "http"
+		if tlsConfig != nil {
+			ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+		}
+		switch {
+		case tokens == nil:
+			logger.Warn("no --tokens: listening on loopback only; every request acts as admin \"local\"")
+		case tlsConfig == nil && server.CheckListen(addr, false) != nil:
+			logger.Warn("bearer tokens travel in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front", "tokens", tokens.Len())
+		default:
+			logger.Info("bearer tokens required", "tokens", tokens.Len())
+		}
+		logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "store", data.String())
+		if err := server.Serve(ctx, ln, srv.Handler(), logger, server.ShutdownGrace); err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
-	srv := server.New(cfg)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	scheme := "http"
-	if tlsConfig != nil {
-		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
-	}
-	switch {
-	case tokens == nil:
-		logger.Warn("no --tokens: listening on loopback only; every request acts as admin \"local\"")
-	case tlsConfig == nil && server.CheckListen(addr, false) != nil:
-		logger.Warn("bearer tokens travel in clear text: give --tls-cert and --tls-key, or put a TLS proxy in front", "tokens", tokens.Len())
-	default:
-		logger.Info("bearer tokens required", "tokens", tokens.Len())
-	}
-	logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "store", data.String())
-	if err := server.Serve(ctx, ln, srv.Handler(), logger, server.ShutdownGrace); err != nil {
-		fmt.Fprintf(stderr, "techledger: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
 }
 
 // loadTLS returns the TLS configuration of --tls-cert and --tls-key (nil without them).

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"techledger/commands"
 	"techledger/ledger"
@@ -23,7 +24,7 @@ type storeFlag struct {
 	url string // --store; overrides dir
 }
 
-func (f *storeFlag) register(fs *flag.FlagSet) {
+func (f *storeFlag) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dir, "data", "./data", "data directory of the embedded store")
 	fs.StringVar(&f.url, "store", "", "store URL instead of --data: file:///path, nats://host:port/STREAM[?replicas=3&creds=FILE]")
 }
@@ -103,7 +104,7 @@ type projFlag struct {
 	snapshots string
 }
 
-func (p *projFlag) register(fs *flag.FlagSet) {
+func (p *projFlag) register(fs *pflag.FlagSet) {
 	fs.StringVar(&p.home, "home-province", projections.DefaultHomeProvince, "home province of the flow dimension: its 2-digit GB/T 2260 prefix (14) or code (140000)")
 	fs.StringVar(&p.snapshots, "snapshots", "", "directory of the projections' snapshot (default: DATA/projections for the embedded store, none for other stores, which then replay the log at every start)")
 }

@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"techledger/ledger"
 	"techledger/transparency"
@@ -27,7 +28,7 @@ type tlogFlag struct {
 	public     bool
 }
 
-func (f *tlogFlag) register(fs *flag.FlagSet, serve bool) {
+func (f *tlogFlag) register(fs *pflag.FlagSet, serve bool) {
 	fs.StringVar(&f.dir, "tlog", "", "directory of the transparency log (default: DATA/tlog for the embedded store, ./tlog for other stores)")
 	if serve {
 		fs.StringVar(&f.signingKey, "signing-key", "", "checkpoint signing key file (techledger keygen): keep the Merkle tree, sign checkpoints, serve proofs")

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
 	"techledger/ledger"
 	"techledger/ledger/filestore"
 )
@@ -60,36 +62,80 @@ func phase(b *testing.B, s ledger.Store, evs []ledger.Event, streams []string) t
 }
 
 func openBoth(b *testing.B) (*filestore.Store, ledger.Store) {
+	fs, js, _ := openAll(b)
+	return fs, js
+}
+
+// openAll opens a filestore, a JetStream store and, on the same nats-server, a plain
+// JetStream stream for the raw publish baseline.
+func openAll(b *testing.B) (*filestore.Store, ledger.Store, natsjs.JetStream) {
 	fs, err := filestore.Open(b.TempDir(), filestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { fs.Close() })
 	srv := runServer(b)
-	js := openStore(b, connect(b, srv.ClientURL()), newStreamName())
-	return fs, js
+	nc := connect(b, srv.ClientURL())
+	js := openStore(b, nc, newStreamName())
+	raw, err := natsjs.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := raw.CreateStream(ctx, natsjs.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: natsjs.FileStorage}); err != nil {
+		b.Fatal(err)
+	}
+	return fs, js, raw
+}
+
+// rawPhase publishes n ~300-byte messages from 64 goroutines, each waiting for its
+// acknowledgement: what the server does for one message per event, with nothing of the
+// ledger around it.
+func rawPhase(b *testing.B, js natsjs.JetStream, n int) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if _, err := js.Publish(ctx, "raw.payments", payload); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(t0)
 }
 
 // BenchmarkPaired_DurableAppend64: 64 concurrent appenders, one ~300-byte event per
-// append, durable, on the filestore and on JetStream; phaseAppends appends on each per
-// round. It reports both rates and the ratio filestore / JetStream.
+// append, durable, on the filestore and on JetStream, and beside them the raw baseline: 64
+// goroutines publishing one message per event to a plain stream on the same server (file
+// storage, sync always); phaseAppends appends on each per round, in alternating phases. It
+// reports the three rates, the ratio filestore / JetStream (time of JetStream ÷ time of the
+// filestore) and JetStream's rate over the raw baseline's.
 func BenchmarkPaired_DurableAppend64(b *testing.B) {
-	fs, js := openBoth(b)
+	fs, js, raw := openAll(b)
 	const phaseAppends = 2000
 	fsEvs, fsStreams := prebuilt(b.N * phaseAppends)
 	jsEvs, jsStreams := prebuilt(b.N * phaseAppends)
-	var fsTime, jsTime time.Duration
+	var fsTime, jsTime, rawTime time.Duration
 	b.ResetTimer()
 	for r := range b.N {
 		lo, hi := r*phaseAppends, (r+1)*phaseAppends
 		fsTime += phase(b, fs, fsEvs[lo:hi], fsStreams[lo:hi])
 		jsTime += phase(b, js, jsEvs[lo:hi], jsStreams[lo:hi])
+		rawTime += rawPhase(b, raw, phaseAppends)
 	}
 	b.StopTimer()
 	n := float64(b.N * phaseAppends)
 	b.ReportMetric(n/fsTime.Seconds(), "filestore-events/s")
 	b.ReportMetric(n/jsTime.Seconds(), "jetstream-events/s")
+	b.ReportMetric(n/rawTime.Seconds(), "raw-publish-msgs/s")
 	b.ReportMetric(jsTime.Seconds()/fsTime.Seconds(), "ratio")
+	b.ReportMetric(rawTime.Seconds()/jsTime.Seconds(), "jetstream/raw")
 }
 
 // BenchmarkPaired_ReadAll replays the same log of replayEvents records (written by 64

@@ -1,14 +1,22 @@
 // Package jetstream is a ledger.Store on NATS JetStream (github.com/nats-io/nats.go, package
 // jetstream): one JetStream stream holds the whole log, one subject per ledger stream.
 //
-// # Commits: one message per Append
+// # Commits: one message per group of Appends
 //
-// An Append becomes exactly one JetStream message carrying every record of the batch
-// (see encodeCommit), published to the ledger stream's subject. A message is stored whole
-// or not at all, so a batch is atomic without the server's atomic batch publish, which
-// nats.go v1.55 offers no client API for and which does not de-duplicate by message ID.
-// The price is a size limit: a batch must encode within the server's max_payload (1 MiB by
-// default); a larger batch is refused with ledger.ErrInvalidAppend naming the limit.
+// Concurrent Appends in one process are committed together (group commit): the first
+// appender to find no commit in progress becomes the committer; it takes every Append waiting,
+// decides each against the index and the Appends before it in the group (expected version,
+// idempotent retry), seals their records consecutively and publishes them as one JetStream
+// message; Appends that arrive meanwhile wait for the next message. A message is stored whole
+// or not at all, so every batch is atomic without the server's atomic batch publish (which
+// nats.go v1.55 offers no client API for and which does not de-duplicate by message ID). With
+// sync_interval always the server syncs once per message, so a group shares one sync as the
+// filestore's group commit shares one fsync. A message whose records are all of one ledger
+// stream goes to that stream's subject; one holding several streams goes to the group subject
+// <prefix>.group.commit, which no ledger stream's subject (one token after the prefix) can
+// equal. The price is a size limit: a batch must encode within the server's max_payload (1
+// MiB by default); a larger batch is refused with ledger.ErrInvalidAppend naming the limit, and
+// a group is cut where the next batch would not fit.
 //
 // # Positions, versions and the hash chain: one writer at a time per log
 //
@@ -16,17 +24,14 @@
 // version, recorded-at and the SHA-256 link to the record before it (ledger.Seal), so
 // ledger.Verify works over ReadAll as on every backend. That needs each writer to know the
 // record before its first one. A writer therefore publishes with the header
-// Nats-Expected-Last-Sequence set to the JetStream sequence of the last message it built on
-// (and Nats-Expected-Last-Subject-Sequence set to the last message of the ledger stream,
-// which is what guards the stream version). The server stores the message only if nothing
-// was stored in between; otherwise it refuses, the writer reads the messages it missed and
-// decides again (the expected stream version is checked against the caught-up index, so a
-// real conflict becomes a *ledger.VersionError). Writers in several processes thus take
-// turns, and every message continues the one before it: positions are gapless and counted
-// in records, versions are contiguous, the chain links. Inside one process appenders are
-// serialised by a mutex, so a process has at most one publish in flight. This trades
-// throughput (one server round trip and, with sync always, one fsync per Append) for a
-// simple argument that the log is consistent.
+// Nats-Expected-Last-Sequence set to the JetStream sequence of the last message it built on.
+// The server stores the message only if nothing was stored in between; otherwise it refuses,
+// the writer reads the messages it missed and decides every Append of the group again (the
+// expected stream version is checked against the caught-up index, so a real conflict becomes
+// a *ledger.VersionError). The index is complete up to that sequence when a group is decided,
+// so this one header also guards every stream version. Writers in several processes thus take
+// turns, and every message continues the one before it: positions are gapless and counted in
+// records, versions are contiguous, the chain links.
 //
 // # Idempotency
 //
@@ -48,14 +53,24 @@
 //
 // # Reads
 //
-// ReadStream, ReadAll and Subscribe read with ordered consumers (ephemeral, flow controlled,
-// recreated by the client on a gap), so a slow reader only stops pulling and never holds up
-// a writer. Reads see appends from every process: ReadAll and Head first catch the index up
-// with the server's last sequence.
+// ReadAll and Subscribe read with ordered consumers (ephemeral, flow controlled, recreated by
+// the client on a gap), so a slow reader only stops pulling and never holds up a writer.
+// Reads see appends from every process: ReadStream, ReadAll and Head first catch the index up
+// with the server's last sequence (one stream-info request when nothing is new). ReadStream
+// then gets the stream's messages the index names one by one, or, for a long stream, reads
+// them with an ordered consumer filtered on the stream's subject and the group subject.
+//
+// # Copies
+//
+// AppendRecords (ledger.RecordAppender) publishes copied records as they are, as many to a
+// message as fit: a call that fits in one message (max_payload) is atomic. A longer call is
+// stored message by message; if it fails part-way the stored prefix stays, and the copy resumes
+// from Head.
 package jetstream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -113,8 +128,13 @@ type Store struct {
 	// payloadMax is the largest message the server accepts.
 	payloadMax int
 
-	writeMu sync.Mutex // serialises this process's appenders
+	writeMu sync.Mutex // held by the committer of a group (and by AppendRecords, Close)
 	catchMu sync.Mutex // one catch-up at a time
+
+	// qmu guards the Appends waiting for the next group and whether a committer runs.
+	qmu     sync.Mutex
+	queue   []*request
+	leading bool
 	done    chan struct{}
 
 	// mu guards the index below: everything read from the stream up to lastSeq.
@@ -256,9 +276,11 @@ func (s *Store) subject(name string) string {
 }
 
 // Append implements ledger.Store. It returns after the server acknowledged the message
-// holding the batch. Besides the errors every Store returns, it returns an error wrapping
-// ledger.ErrInvalidAppend when the batch does not fit in one message (the server's
-// max_payload).
+// holding the batch (with the batches of other Appends of this process made at the same time,
+// see the package comment). Besides the errors every Store returns, it returns an error
+// wrapping ledger.ErrInvalidAppend when the batch does not fit in one message (the server's
+// max_payload). Once queued, an Append is decided and published even if ctx ends meanwhile:
+// it waits for the outcome, bounded by Config.RequestTimeout per attempt.
 func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error) {
 	if err := ledger.ValidateAppend(stream, events); err != nil {
 		return ledger.AppendResult{}, err
@@ -266,103 +288,230 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	if err := ctx.Err(); err != nil {
 		return ledger.AppendResult{}, err
 	}
+	r := &request{stream: stream, subject: s.subject(stream), expected: expected, events: events, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, r)
+	lead := !s.leading
+	s.leading = true
+	s.qmu.Unlock()
+	if lead {
+		s.lead()
+	}
+	<-r.done
+	return r.res, r.err
+}
+
+// request is one Append waiting for its group.
+type request struct {
+	stream   string
+	subject  string
+	expected ledger.Expected
+	events   []ledger.Event
+
+	recs []ledger.Record // sealed for the group being published
+
+	res  ledger.AppendResult
+	err  error
+	done chan struct{}
+}
+
+func (r *request) answer(res ledger.AppendResult, err error) {
+	r.res, r.err = res, err
+	close(r.done)
+}
+
+// lead commits groups until no Append is waiting.
+func (s *Store) lead() {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	for attempt := 0; attempt < appendAttemptsMax; attempt++ {
-		res, c, err := s.decide(ctx, stream, expected, events)
-		if err != nil || c == nil {
-			return res, err
+	var carry []*request // Appends cut from the last group, first in the next
+	for {
+		s.qmu.Lock()
+		group := append(carry, s.queue...)
+		s.queue = nil
+		if len(group) == 0 {
+			s.leading = false
+			s.qmu.Unlock()
+			return
+		}
+		s.qmu.Unlock()
+		carry = s.commitGroup(group)
+	}
+}
+
+// commitGroup decides and publishes Appends in one message, retrying after another writer got
+// in first, and answers each. It returns the Appends that did not fit in this message (too
+// large together, or reusing an event ID of an earlier Append of the group) for the next.
+func (s *Store) commitGroup(group []*request) (carry []*request) {
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		if attempt == appendAttemptsMax {
+			for _, r := range group {
+				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: append to %q: other writers got in first %d times (appendAttemptsMax)", r.stream, appendAttemptsMax))
+			}
+			return carry
+		}
+		var c *commit
+		c, group, carry = s.decideGroup(ctx, group)
+		if c == nil {
+			return carry
 		}
 		ack, err := s.publish(ctx, c)
 		switch {
 		case err == nil && !ack.Duplicate && ack.Sequence == c.seq:
-			if err := s.apply(c.seq, c.subject, c.recs); err != nil {
-				return ledger.AppendResult{}, err
+			err := s.apply(c.seq, c.subject, c.recs)
+			for _, r := range group {
+				if err != nil {
+					r.answer(ledger.AppendResult{}, err)
+				} else {
+					r.answer(r.res, nil)
+				}
 			}
-			return res, nil
+			return carry
 		case err == nil || isWrongLastSequence(err):
-			// Another writer got in first, or the server already holds a message with
-			// this ID (a retry inside its duplicate window): read what was stored and
-			// decide again.
+			// Another writer got in first, or the server already holds a message with this
+			// ID (a retry inside its duplicate window): read what was stored and decide
+			// every Append of the group again.
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
-			// Nobody received the message (for example while a leader is elected): it
-			// was not stored. Wait a little and decide again.
-			if err := sleep(ctx, 100*time.Millisecond); err != nil {
-				return ledger.AppendResult{}, err
-			}
+			// Nobody received the message (for example while a leader is elected): it was
+			// not stored. Wait a little and decide again.
+			time.Sleep(100 * time.Millisecond)
 		default:
-			return ledger.AppendResult{}, fmt.Errorf("jetstream: publish %s: outcome unknown, retry with the same event IDs: %w", c.subject, err)
+			for _, r := range group {
+				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: publish %s: outcome unknown, retry with the same event IDs: %w", c.subject, err))
+			}
+			return carry
 		}
 		if err := s.catchUp(ctx); err != nil {
-			return ledger.AppendResult{}, err
+			for _, r := range group {
+				r.answer(ledger.AppendResult{}, err)
+			}
+			return carry
 		}
+		group = append(group, carry...)
+		carry = nil
 	}
-	return ledger.AppendResult{}, fmt.Errorf("jetstream: append to %q: other writers got in first %d times (appendAttemptsMax)", stream, appendAttemptsMax)
 }
 
-// commit is a decided Append: the records and the message that carries them.
+// commit is a decided group: the records and the message that carries them.
 type commit struct {
-	subject  string
-	recs     []ledger.Record
-	payload  []byte
-	seq      uint64 // the sequence the message gets if nothing is stored before it
-	subjLast uint64 // sequence of the stream's last message (0 for a new stream)
+	subject string
+	recs    []ledger.Record
+	payload []byte
+	seq     uint64 // the sequence the message gets if nothing is stored before it
 }
 
-// decide checks the batch against the index and seals its records. It returns a nil
-// commit when the answer needs no publish (a retry, a conflict, an invalid batch).
-func (s *Store) decide(ctx context.Context, stream string, expected ledger.Expected, events []ledger.Event) (ledger.AppendResult, *commit, error) {
-	// Snapshot the head first: anything the index learns later was stored after it, so
-	// a publish built on the snapshot is refused by the server.
+// decideGroup decides each Append of group in order against the index and the Appends
+// before it, answering those that need no publish (a retry, a conflict, a closed store). It
+// returns the message for the rest (nil if none), the Appends in it, and those left for the
+// next message.
+func (s *Store) decideGroup(ctx context.Context, group []*request) (*commit, []*request, []*request) {
+	// Snapshot the head first: anything the index learns later was stored after it, so a
+	// publish built on the snapshot is refused by the server.
 	s.mu.RLock()
 	closed, failed := s.closed, s.failed
 	lastSeq, head, prev, lastTime := s.lastSeq, s.head, s.lastHash, s.lastTime
-	var current ledger.Version
-	var subjLast uint64
-	if si := s.streams[stream]; si != nil {
-		current, subjLast = si.version, si.msgs[len(si.msgs)-1].seq
+	versions := make(map[string]ledger.Version, len(group))
+	for _, r := range group {
+		if si := s.streams[r.stream]; si != nil {
+			versions[r.stream] = si.version
+		}
 	}
 	s.mu.RUnlock()
-	switch {
-	case closed:
-		return ledger.AppendResult{}, nil, ledger.ErrClosed
-	case failed != nil:
-		return ledger.AppendResult{}, nil, failed
-	}
-	res, dup, err := logutil.CheckRetry(stream, expected, events, s.lookup(ctx))
-	if err != nil || dup {
-		return res, nil, err
-	}
-	if !expected.Matches(current) {
-		return ledger.AppendResult{}, nil, &ledger.VersionError{Stream: stream, Expected: expected, Actual: current}
-	}
 	at := s.cfg.Now().UTC()
 	if at.Before(lastTime) {
 		at = lastTime
 	}
-	c := &commit{subject: s.subject(stream), recs: make([]ledger.Record, len(events)), seq: lastSeq + 1, subjLast: subjLast}
-	res.Positions = make([]ledger.Position, len(events))
-	for i, e := range events {
-		r := &c.recs[i]
-		*r = ledger.Record{
-			ID: e.ID, Stream: stream, Version: current + ledger.Version(i) + 1, Position: head + ledger.Position(i) + 1,
-			Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: at, Data: e.Data, Metadata: e.Metadata,
+	var in, carry []*request
+	var recs []ledger.Record
+	ids := make(map[uuid.UUID]struct{})
+	lookup := s.lookup(ctx)
+	size := 1 + binary.MaxVarintLen32 + headerBytesMax + len(s.groupSubject())
+	for _, r := range group {
+		switch {
+		case closed:
+			r.answer(ledger.AppendResult{}, ledger.ErrClosed)
+			continue
+		case failed != nil:
+			r.answer(ledger.AppendResult{}, failed)
+			continue
+		case len(in) > 0 && (len(recs)+len(r.events) > messageRecordsMax || reuses(ids, r.events)):
+			carry = append(carry, r)
+			continue
 		}
-		r.Seal(prev)
-		prev = r.Hash
-		res.Positions[i] = r.Position
+		res, dup, err := logutil.CheckRetry(r.stream, r.expected, r.events, lookup)
+		if err != nil || dup {
+			r.answer(res, err)
+			continue
+		}
+		current := versions[r.stream]
+		if !r.expected.Matches(current) {
+			r.answer(ledger.AppendResult{}, &ledger.VersionError{Stream: r.stream, Expected: r.expected, Actual: current})
+			continue
+		}
+		r.recs = make([]ledger.Record, len(r.events))
+		r.res = ledger.AppendResult{Positions: make([]ledger.Position, len(r.events)), Version: current + ledger.Version(len(r.events))}
+		n := 0
+		p := prev
+		for i, e := range r.events {
+			rec := &r.recs[i]
+			*rec = ledger.Record{
+				ID: e.ID, Stream: r.stream, Version: current + ledger.Version(i) + 1, Position: head + ledger.Position(len(recs)+i) + 1,
+				Type: e.Type, SchemaVersion: e.SchemaVersion, RecordedAt: at, Data: e.Data, Metadata: e.Metadata,
+			}
+			rec.Seal(p)
+			p = rec.Hash
+			r.res.Positions[i] = rec.Position
+			n += binary.MaxVarintLen32 + recordOverheadBytes + len(rec.Stream) + len(rec.Type) + len(rec.Data) + rec.Metadata.Size()
+		}
+		if n+size > s.payloadMax {
+			if len(in) == 0 {
+				r.answer(ledger.AppendResult{}, fmt.Errorf("%w: batch encodes to %d bytes, more than the server's max_payload (%d bytes) for one message", ledger.ErrInvalidAppend, n+size, s.payloadMax))
+			} else {
+				carry = append(carry, r)
+			}
+			continue
+		}
+		size += n
+		prev = p
+		versions[r.stream] = r.res.Version
+		for _, e := range r.events {
+			ids[e.ID] = struct{}{}
+		}
+		recs = append(recs, r.recs...)
+		in = append(in, r)
 	}
-	res.Version = current + ledger.Version(len(events))
-	c.payload = encodeCommit(c.recs)
-	// Headers take a few hundred bytes; keep a margin for them.
-	if n := len(c.payload) + len(c.subject) + headerBytesMax; n > s.payloadMax {
-		return ledger.AppendResult{}, nil, fmt.Errorf("%w: batch encodes to %d bytes, more than the server's max_payload (%d bytes) for one message", ledger.ErrInvalidAppend, n, s.payloadMax)
+	if len(in) == 0 {
+		return nil, nil, carry
 	}
-	return res, c, nil
+	c := &commit{recs: recs, payload: encodeCommit(recs), seq: lastSeq + 1}
+	c.subject = s.messageSubject(recs)
+	return c, in, carry
+}
+
+// reuses reports whether events reuse an ID in ids.
+func reuses(ids map[uuid.UUID]struct{}, events []ledger.Event) bool {
+	for _, e := range events {
+		if _, ok := ids[e.ID]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // headerBytesMax bounds the headers of a commit message.
 const headerBytesMax = 512
+
+// groupSubject is the subject of messages holding records of several ledger streams.
+func (s *Store) groupSubject() string { return s.cfg.SubjectPrefix + ".group.commit" }
+
+// messageSubject is the subject of a message holding recs.
+func (s *Store) messageSubject(recs []ledger.Record) string {
+	if oneStream(recs) {
+		return s.subject(recs[0].Stream)
+	}
+	return s.groupSubject()
+}
 
 func (s *Store) publish(ctx context.Context, c *commit) (*jetstream.PubAck, error) {
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
@@ -371,7 +520,6 @@ func (s *Store) publish(ctx context.Context, c *commit) (*jetstream.PubAck, erro
 	return s.js.PublishMsg(rctx, m,
 		jetstream.WithMsgID(c.recs[0].ID.String()),
 		jetstream.WithExpectLastSequence(c.seq-1),
-		jetstream.WithExpectLastSequencePerSubject(c.subjLast),
 	)
 }
 
@@ -382,17 +530,6 @@ func isWrongLastSequence(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // lookup returns a logutil.Lookup that finds stored events through the index and reads
@@ -461,7 +598,7 @@ func (s *Store) catchUp(ctx context.Context) error {
 	if info.State.FirstSeq > from {
 		return s.fail(&ledger.CorruptionError{Position: s.headNow() + 1, Location: s.where(from), Reason: fmt.Sprintf("the stream starts at message %d: messages were deleted", info.State.FirstSeq)})
 	}
-	return s.scan(ctx, from, end, "", func(seq uint64, m jetstream.Msg) error {
+	return s.scan(ctx, from, end, nil, func(seq uint64, m jetstream.Msg) error {
 		recs, err := decodeCommit(m.Data())
 		if err != nil {
 			return s.fail(&ledger.CorruptionError{Position: s.headNow() + 1, Location: s.where(seq), Reason: err.Error()})
@@ -504,22 +641,24 @@ func (s *Store) apply(seq uint64, subject string, recs []ledger.Record) error {
 	if seq != s.lastSeq+1 {
 		return bad(first, "message %d follows message %d: messages are missing", seq, s.lastSeq)
 	}
-	if want := s.subject(first.Stream); subject != want {
+	if want := s.messageSubject(recs); subject != want {
 		return bad(first, "record of stream %q on subject %s, want %s", first.Stream, subject, want)
 	}
-	si := s.streams[first.Stream]
-	var version ledger.Version
-	if si != nil {
-		version = si.version
-	}
+	versions := make(map[string]ledger.Version)
 	prev := s.lastHash
 	for i := range recs {
 		r := &recs[i]
+		v, ok := versions[r.Stream]
+		if !ok {
+			if si := s.streams[r.Stream]; si != nil {
+				v = si.version
+			}
+		}
 		switch {
 		case r.Position != s.head+ledger.Position(i)+1:
 			return bad(r, "position %d follows %d", r.Position, s.head+ledger.Position(i))
-		case r.Version != version+ledger.Version(i)+1:
-			return bad(r, "stream %q version %d follows %d", r.Stream, r.Version, version+ledger.Version(i))
+		case r.Version != v+1:
+			return bad(r, "stream %q version %d follows %d", r.Stream, r.Version, v)
 		case r.PrevHash != prev:
 			return bad(r, "previous hash does not match the hash of the record before")
 		case r.Hash != r.ComputeHash():
@@ -528,18 +667,23 @@ func (s *Store) apply(seq uint64, subject string, recs []ledger.Record) error {
 		if _, dup := s.ids[r.ID]; dup {
 			return bad(r, "event id %s stored twice", r.ID)
 		}
+		versions[r.Stream] = r.Version
 		prev = r.Hash
 	}
-	if si == nil {
-		si = &streamIndex{}
-		s.streams[first.Stream] = si
-	}
-	si.msgs = append(si.msgs, streamMsg{seq: seq, first: first.Version})
 	for i := range recs {
-		s.ids[recs[i].ID] = idLoc{seq: seq, i: uint16(i)}
+		r := &recs[i]
+		si := s.streams[r.Stream]
+		if si == nil {
+			si = &streamIndex{}
+			s.streams[r.Stream] = si
+		}
+		if n := len(si.msgs); n == 0 || si.msgs[n-1].seq != seq {
+			si.msgs = append(si.msgs, streamMsg{seq: seq, first: r.Version})
+		}
+		si.version = r.Version
+		s.ids[r.ID] = idLoc{seq: seq, i: uint16(i)}
 	}
 	last := &recs[len(recs)-1]
-	si.version = last.Version
 	s.firstPos = append(s.firstPos, first.Position)
 	s.lastSeq, s.head, s.lastHash = seq, last.Position, last.Hash
 	if last.RecordedAt.After(s.lastTime) {
@@ -560,13 +704,10 @@ func (s *Store) seqOf(p ledger.Position) uint64 {
 }
 
 // scan reads messages from sequence start to end (0: forever) through an ordered
-// consumer, optionally filtered by subject, and hands each to fn until fn returns an
+// consumer, optionally filtered by subjects, and hands each to fn until fn returns an
 // error (errStop ends the scan without error).
-func (s *Store) scan(ctx context.Context, start, end uint64, filter string, fn func(seq uint64, m jetstream.Msg) error) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start}
-	if filter != "" {
-		cfg.FilterSubjects = []string{filter}
-	}
+func (s *Store) scan(ctx context.Context, start, end uint64, filter []string, fn func(seq uint64, m jetstream.Msg) error) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start, FilterSubjects: filter}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	cons, err := s.stream.OrderedConsumer(rctx, cfg)
 	cancel()
@@ -618,66 +759,37 @@ func (s *Store) records(seq uint64, m jetstream.Msg) ([]ledger.Record, error) {
 	return recs, nil
 }
 
-// ReadStream implements ledger.Store. It reads the stream's last message first, and
-// when that holds version from (the usual case for short streams) needs nothing more.
+// ReadStream implements ledger.Store. It catches the index up with the server, then reads
+// the messages the index names for the stream from version from: one by one when they are
+// few, else with an ordered consumer filtered on the stream's subject and the group subject.
 func (s *Store) ReadStream(ctx context.Context, stream string, from ledger.Version) iter.Seq2[ledger.Record, error] {
 	return func(yield func(ledger.Record, error) bool) {
 		from = max(from, 1)
 		if ledger.ValidateStream(stream) != nil {
 			return // no such stream can be stored
 		}
-		subj := s.subject(stream)
-		rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		last, err := s.stream.GetLastMsgForSubject(rctx, subj)
-		cancel()
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return
-		}
-		if err != nil {
-			yield(ledger.Record{}, fmt.Errorf("jetstream: read stream %q: %w", stream, err))
-			return
-		}
-		lastRecs, err := decodeCommit(last.Data)
-		if err != nil {
-			yield(ledger.Record{}, &ledger.CorruptionError{Location: s.where(last.Sequence), Reason: err.Error()})
-			return
-		}
-		if lastRecs[0].Version <= from {
-			for _, r := range lastRecs {
-				if r.Version >= from && !yield(r, nil) {
-					return
-				}
-			}
+		if err := s.catchUp(ctx); err != nil {
+			yield(ledger.Record{}, err)
 			return
 		}
 		s.mu.RLock()
-		known := s.lastSeq
-		s.mu.RUnlock()
-		if known < last.Sequence {
-			if err := s.catchUp(ctx); err != nil {
-				yield(ledger.Record{}, err)
-				return
-			}
-		}
-		s.mu.RLock()
-		var start uint64
-		if si := s.streams[stream]; si != nil {
+		var seqs []uint64
+		var version ledger.Version
+		if si := s.streams[stream]; si != nil && si.version >= from {
 			i := sort.Search(len(si.msgs), func(i int) bool { return si.msgs[i].first > from })
-			start = si.msgs[max(i, 1)-1].seq
+			for _, m := range si.msgs[max(i, 1)-1:] {
+				seqs = append(seqs, m.seq)
+			}
+			version = si.version
 		}
 		s.mu.RUnlock()
-		if start == 0 {
-			yield(ledger.Record{}, fmt.Errorf("jetstream: read stream %q: stream unknown to the index after catching up", stream))
+		if len(seqs) == 0 {
 			return
 		}
 		next := from
-		err = s.scan(ctx, start, last.Sequence, subj, func(seq uint64, m jetstream.Msg) error {
-			recs, err := s.records(seq, m)
-			if err != nil {
-				return err
-			}
+		each := func(seq uint64, recs []ledger.Record) error {
 			for _, r := range recs {
-				if r.Version < next {
+				if r.Stream != stream || r.Version < next {
 					continue
 				}
 				if r.Version != next {
@@ -689,12 +801,40 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from ledger.Versi
 				next++
 			}
 			return nil
-		})
-		if err != nil {
+		}
+		var err error
+		if len(seqs) <= readStreamGetsMax {
+			for _, seq := range seqs {
+				var recs []ledger.Record
+				if recs, err = s.getCommit(ctx, seq); err == nil {
+					err = each(seq, recs)
+				}
+				if err != nil {
+					break
+				}
+			}
+		} else {
+			err = s.scan(ctx, seqs[0], seqs[len(seqs)-1], []string{s.subject(stream), s.groupSubject()}, func(seq uint64, m jetstream.Msg) error {
+				recs, err := s.records(seq, m)
+				if err != nil {
+					return err
+				}
+				return each(seq, recs)
+			})
+		}
+		switch {
+		case errors.Is(err, errStop):
+		case err != nil:
 			yield(ledger.Record{}, err)
+		case next <= version:
+			yield(ledger.Record{}, &ledger.CorruptionError{Location: s.where(seqs[len(seqs)-1]), Reason: fmt.Sprintf("stream %q ends at version %d, the index says %d", stream, next-1, version)})
 		}
 	}
 }
+
+// readStreamGetsMax is how many messages ReadStream gets one by one before it reads them
+// with a consumer instead.
+const readStreamGetsMax = 16
 
 // ReadAll implements ledger.Store. It first catches the index up with the server, so it
 // reads up to the last message stored by any writer when it starts.
@@ -719,7 +859,7 @@ func (s *Store) ReadAll(ctx context.Context, from ledger.Position) iter.Seq2[led
 // forever) and checking that positions run on without gap.
 func (s *Store) follow(ctx context.Context, from ledger.Position, start, end uint64, yield func(ledger.Record, error) bool) {
 	next := from
-	err := s.scan(ctx, start, end, "", func(seq uint64, m jetstream.Msg) error {
+	err := s.scan(ctx, start, end, nil, func(seq uint64, m jetstream.Msg) error {
 		recs, err := s.records(seq, m)
 		if err != nil {
 			return err
@@ -810,3 +950,87 @@ func (s *Store) StreamName() string { return s.cfg.Stream }
 
 // SubjectOf returns the subject the records of ledger stream name are published to.
 func (s *Store) SubjectOf(name string) string { return s.subject(name) }
+
+var _ ledger.RecordAppender = (*Store)(nil)
+
+// AppendRecords implements ledger.RecordAppender. It catches the index up, checks that recs
+// continue the log (an error wrapping ledger.ErrCorrupt names the first record that does not,
+// and nothing is appended), and publishes them as they are, as many to a message as fit. A
+// call that fits in one message is atomic; a longer one is stored message by message, and if
+// it fails part-way (an unknown publish outcome, or another writer appending in between,
+// reported as the next record no longer continuing the log) the messages already stored stay:
+// Head tells where to resume.
+func (s *Store) AppendRecords(ctx context.Context, recs []ledger.Record) error {
+	if len(recs) == 0 {
+		return ctx.Err()
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
+	if err := s.checkCopy(recs); err != nil {
+		return err
+	}
+	for len(recs) > 0 {
+		n, size := 0, 1+binary.MaxVarintLen32+headerBytesMax+len(s.groupSubject())
+		for n < len(recs) && n < messageRecordsMax {
+			r := &recs[n]
+			size += binary.MaxVarintLen32 + recordOverheadBytes + len(r.Stream) + len(r.Type) + len(r.Data) + r.Metadata.Size()
+			if size > s.payloadMax && n > 0 {
+				break
+			}
+			n++
+		}
+		s.mu.RLock()
+		seq := s.lastSeq + 1
+		s.mu.RUnlock()
+		c := &commit{recs: recs[:n], payload: encodeCommit(recs[:n]), seq: seq, subject: s.messageSubject(recs[:n])}
+		if len(c.payload)+len(c.subject)+headerBytesMax > s.payloadMax {
+			return fmt.Errorf("%w: record at position %d encodes to more than the server's max_payload (%d bytes)", ledger.ErrInvalidAppend, recs[0].Position, s.payloadMax)
+		}
+		ack, err := s.publish(ctx, c)
+		switch {
+		case err == nil && !ack.Duplicate && ack.Sequence == c.seq:
+			if err := s.apply(c.seq, c.subject, c.recs); err != nil {
+				return err
+			}
+			recs = recs[n:]
+			continue
+		case err == nil || isWrongLastSequence(err):
+			// Another writer appended: the records no longer continue the log.
+			if err := s.catchUp(ctx); err != nil {
+				return err
+			}
+			if err := s.checkCopy(recs); err != nil {
+				return fmt.Errorf("jetstream: copy: another writer appended meanwhile: %w", err)
+			}
+			continue
+		default:
+			return fmt.Errorf("jetstream: publish %s: outcome unknown, read Head to resume the copy: %w", c.subject, err)
+		}
+	}
+	return nil
+}
+
+// checkCopy checks that recs continue the log the index holds.
+func (s *Store) checkCopy(recs []ledger.Record) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch {
+	case s.closed:
+		return ledger.ErrClosed
+	case s.failed != nil:
+		return s.failed
+	}
+	return logutil.CheckCopy(recs, logutil.Tip{
+		Head: s.head, HeadHash: s.lastHash,
+		Version: func(stream string) ledger.Version {
+			if si := s.streams[stream]; si != nil {
+				return si.version
+			}
+			return 0
+		},
+		Stored: func(id uuid.UUID) bool { _, ok := s.ids[id]; return ok },
+	})
+}

@@ -235,3 +235,13 @@ func TestStore_SubscribeFromPastTheHead(t *testing.T) {
 		t.Fatal("Close did not end the subscription")
 	}
 }
+
+func TestStore_RecordAppender(t *testing.T) {
+	srv := runServer(t)
+	nc := connect(t, srv.ClientURL())
+	storetest.RunRecordAppender(t, func(tb testing.TB) ledger.Store {
+		s, err := jetstream.New(ctx, nc, jetstream.Config{Stream: newStreamName()})
+		require.NoError(tb, err)
+		return s
+	})
+}

@@ -171,3 +171,38 @@ func (s *Store) Tamper(p ledger.Position, data []byte) {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+var _ ledger.RecordAppender = (*Store)(nil)
+
+// AppendRecords implements ledger.RecordAppender: it appends recs as they are, after checking
+// that they continue the log (logutil.CheckCopy). It is atomic: either every record is appended
+// or, with an error wrapping ledger.ErrCorrupt naming the first bad record, none is.
+func (s *Store) AppendRecords(ctx context.Context, recs []ledger.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ledger.ErrClosed
+	}
+	tip := logutil.Tip{
+		Head:    ledger.Position(len(s.records)),
+		Version: func(stream string) ledger.Version { return ledger.Version(len(s.streams[stream])) },
+		Stored:  func(id uuid.UUID) bool { _, ok := s.ids[id]; return ok },
+	}
+	if n := len(s.records); n > 0 {
+		tip.HeadHash = s.records[n-1].Hash
+	}
+	if err := logutil.CheckCopy(recs, tip); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		r.Data = clone(r.Data)
+		s.records = append(s.records, r)
+		s.streams[r.Stream] = append(s.streams[r.Stream], r.Position)
+		s.ids[r.ID] = r.Position
+	}
+	s.head.Set(ledger.Position(len(s.records)))
+	return nil
+}

@@ -31,3 +31,7 @@ func TestStore_Tamper(t *testing.T) {
 	require.Equal(t, ledger.Position(3), ce.Position)
 	require.Contains(t, ce.Reason, "hash mismatch")
 }
+
+func TestStore_RecordAppender(t *testing.T) {
+	storetest.RunRecordAppender(t, func(testing.TB) ledger.Store { return memstore.New() })
+}
