@@ -10,6 +10,7 @@
 //	techledger history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID
 //	techledger verify  [--data DIR] [--format table|json]
 //	techledger export  [--data DIR] [--from POS] [--to POS] [--format json|csv] [--labels zh] [-o FILE]
+//	techledger copy    --from URL --to URL [--format table|json]
 //	techledger bench   [--url URL] [--clients N] [--duration D | --commands N] [--token TOKEN] [--seed N] [--format table|json]
 //	techledger version
 //

@@ -15,6 +15,7 @@ import (
 	"techledger/ledger"
 	"techledger/ledger/filestore"
 	"techledger/ledger/jetstream"
+	"techledger/ledger/kurrent"
 	"techledger/projections"
 )
 
@@ -26,7 +27,7 @@ type storeFlag struct {
 
 func (f *storeFlag) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dir, "data", "./data", "data directory of the embedded store")
-	fs.StringVar(&f.url, "store", "", "store URL instead of --data: file:///path, nats://host:port/STREAM[?replicas=3&creds=FILE]")
+	fs.StringVar(&f.url, "store", "", "store URL instead of --data: file:///path, nats://host:port/STREAM[?replicas=3&creds=FILE], esdb://host:2113/STREAM[?tls=false]")
 }
 
 // String names the store for logs, without credentials.
@@ -90,10 +91,11 @@ func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.St
 			fmt.Fprintf(stderr, "techledger: WARNING: %s\n", w)
 		}
 		return s, nil
-	case strings.HasPrefix(f.url, "kurrentdb://"), strings.HasPrefix(f.url, "esdb://"):
-		return nil, fmt.Errorf("store %s: the KurrentDB backend is not built yet", f)
+	case strings.HasPrefix(f.url, "kurrentdb://"), strings.HasPrefix(f.url, "kurrentdb+discover://"),
+		strings.HasPrefix(f.url, "esdb://"), strings.HasPrefix(f.url, "esdb+discover://"):
+		return kurrent.Open(ctx, f.url)
 	}
-	return nil, fmt.Errorf("store %q: want file:///path or nats://host:port/STREAM", f.url)
+	return nil, fmt.Errorf("store %q: want file:///path, nats://host:port/STREAM or esdb://host:2113/STREAM", f.url)
 }
 
 // projFlag holds the flags of the verbs that fold projections (serve, stats, rewards,

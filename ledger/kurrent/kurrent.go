@@ -68,6 +68,9 @@ const (
 	readPageMax = 512
 	// copyEventsMax bounds the events of one append made by AppendRecords.
 	copyEventsMax = 1024
+	// unknownOutcomesMax bounds how often one Append sends its batch again after an append
+	// whose outcome is unknown (each may wait for the client's deadline).
+	unknownOutcomesMax = 3
 	// resubscribeAttemptsMax bounds consecutive failed subscribes before Subscribe gives up.
 	resubscribeAttemptsMax = 20
 )
@@ -250,6 +253,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	unknown := 0
 	for range appendAttemptsMax {
 		res, recs, err := s.decide(ctx, stream, expected, events)
 		if err != nil || recs == nil {
@@ -279,6 +283,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 			}
 			if p, ok := s.storedAt(events[0].ID); ok && p == recs[0].Position {
 				return res, nil
+			}
+			if unknown++; unknown == unknownOutcomesMax {
+				return ledger.AppendResult{}, fmt.Errorf("kurrent: append to %q: outcome unknown %d times, retry with the same event IDs: %w", stream, unknown, err)
 			}
 			continue
 		case errors.Is(err, errTooLarge):

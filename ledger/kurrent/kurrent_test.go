@@ -381,3 +381,17 @@ func TestParseURL(t *testing.T) {
 		assert.NotContains(t, err.Error(), "secret", "no password in errors")
 	}
 }
+
+// TestStore_UnknownOutcomeGivesUp: when every answer is lost and nothing is stored, Append
+// gives up after unknownOutcomesMax attempts with an error saying the outcome is unknown.
+func TestStore_UnknownOutcomeGivesUp(t *testing.T) {
+	srv := newStandIn()
+	s := openStandIn(t, srv, "log")
+	attempts := 0
+	srv.loseAnswer = func() (bool, bool) { attempts++; return true, false }
+	_, err := s.Append(ctx, "s", ledger.NoStream, storetest.Ev("A", 1))
+	require.ErrorIs(t, err, errUnknownOutcome)
+	assert.Contains(t, err.Error(), "retry with the same event IDs")
+	assert.Equal(t, unknownOutcomesMax, attempts)
+	assert.Empty(t, srv.ids("log"))
+}
