@@ -30,9 +30,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEncode_PaymentRecorded$$' -fuzztime 30s ./ledger/
 	$(GO) test -run '^$$' -fuzz '^FuzzRawRecord_UnmarshalBinary$$' -fuzztime 30s ./ledger/
 	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 30s ./internal/jsonw/
+	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime 30s ./internal/jsonscan/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzFingerprint$$' -fuzztime 30s ./commands/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeView$$' -fuzztime 30s ./projections/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCheckpoint$$' -fuzztime 30s ./ledger/filestore/
 
 ## demo: the embedded store loaded with sample data, served over HTTP.

@@ -168,8 +168,9 @@ var Names = []string{NameRegisterContract, NameAmendContract, NameRevokeContract
 
 // Decode parses one command. It rejects, with an *Error of code CodeMalformed naming the
 // field: input over CommandBytesMax, anything but one JSON object, a missing or unknown
-// "command", an unknown field (a typo must never silently drop data), a field of the
-// wrong JSON type. It does not check the rules; Decide does.
+// "command", an unknown field (a typo must never silently drop data), a key repeated in
+// one object (Field names it, e.g. "seller.name": last-one-wins would silently drop the
+// first), a field of the wrong JSON type. It does not check the rules; Decide does.
 func Decode(b []byte) (Command, error) {
 	if len(b) > CommandBytesMax {
 		return nil, reject(CodeMalformed, "", "command of %d bytes exceeds CommandBytesMax (%d)", len(b), CommandBytesMax)
@@ -180,8 +181,8 @@ func Decode(b []byte) (Command, error) {
 	return decodeJSON(b)
 }
 
-// decodeJSON is Decode with encoding/json: the reference for decodeFast, and the decoder of
-// whatever decodeFast leaves to it.
+// decodeJSON is Decode with encoding/json (and duplicateKey): the reference for
+// decodeFast, and the decoder of whatever decodeFast leaves to it.
 func decodeJSON(b []byte) (Command, error) {
 	// Fast path: commands as clients usually write them carry `"command":"<name>"` near
 	// the start; guess the type from it and decode once. The guess is checked: the strict
@@ -193,7 +194,7 @@ func decodeJSON(b []byte) (Command, error) {
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.DisallowUnknownFields()
 			if dec.Decode(cmd) == nil && cmd.CommandName() == name && onlySpace(b[dec.InputOffset():]) {
-				return cmd, nil
+				return unique(cmd, b)
 			}
 		}
 	}
@@ -216,6 +217,14 @@ func decodeJSON(b []byte) (Command, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cmd); err != nil {
 		return nil, jsonError(err)
+	}
+	return unique(cmd, b)
+}
+
+// unique returns cmd, decoded from b, unless a key repeats in b (see duplicateKey).
+func unique(cmd Command, b []byte) (Command, error) {
+	if err := duplicateKey(b); err != nil {
+		return nil, err
 	}
 	return cmd, nil
 }

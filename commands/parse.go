@@ -1,29 +1,33 @@
 package commands
 
 import (
-	"unicode/utf8"
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode"
 
+	"techledger/internal/jsonscan"
 	"techledger/ledger"
 )
 
 // decodeFast decodes the commands clients usually write without encoding/json's
 // reflection, which cost a seventh of a command's CPU. It covers one JSON object whose
 // first member is "command", with keys spelled exactly as the struct tags, each at most
-// once, and strings without escapes. For anything else it reports false and Decode's
-// encoding/json path decides, so every error and every unusual input (case-folded keys,
-// duplicate keys, escapes, invalid UTF-8, wrong types, trailing data) is handled exactly
-// as before. What it accepts must decode to what encoding/json gives:
+// once, and strings without escapes (internal/jsonscan reads the text). For anything else
+// it reports false and decodeJSON decides, so every error and every unusual input
+// (case-folded keys, a repeated key, escapes, invalid UTF-8, wrong types, trailing data)
+// is handled in one place. What it accepts must decode to what decodeJSON gives:
 // TestDecodeFast_MatchesEncodingJSON and FuzzDecodeFast check that.
 func decodeFast(b []byte) (Command, bool) {
-	p := parser{b: b}
-	p.space()
-	if !p.eat('{') {
+	s := jsonscan.New(b)
+	if !s.Eat('{') {
 		return nil, false
 	}
-	if k, ok := p.key(); !ok || string(k) != "command" {
+	if k, ok := s.Key(); !ok || string(k) != "command" {
 		return nil, false
 	}
-	name, ok := p.rawString()
+	name, ok := s.Str()
 	if !ok {
 		return nil, false
 	}
@@ -45,82 +49,19 @@ func decodeFast(b []byte) (Command, bool) {
 	default:
 		return nil, false
 	}
-	p.seen = 1 // "command"
-	if !p.members(cmd) {
-		return nil, false
-	}
-	p.space()
-	if p.i != len(p.b) {
+	p := &parser{Scanner: s, seen: 1} // bit 0: "command"
+	if !p.Rest(func(key []byte) bool { return cmd.member(p, key) }) || !p.End() {
 		return nil, false
 	}
 	return cmd, true
 }
 
-// parser reads JSON from b at i. Its methods report false for input they do not cover;
-// they never judge it invalid (encoding/json does that).
+// parser is the scanner with the members of the object being read, by bit. Its methods
+// read one member's value, reporting false for input they do not cover (a repeated key
+// among it); they never judge input invalid (decodeJSON does that).
 type parser struct {
-	b    []byte
-	i    int
-	seen uint64 // members of the object being read, by bit
-}
-
-func (p *parser) space() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-// eat skips space and then c, reporting whether c was there.
-func (p *parser) eat(c byte) bool {
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// rawString reads a string without escapes or control bytes, of valid UTF-8, and returns
-// its bytes (aliasing b).
-func (p *parser) rawString() ([]byte, bool) {
-	if !p.eat('"') {
-		return nil, false
-	}
-	start, ascii := p.i, true
-	for ; p.i < len(p.b); p.i++ {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			return s, ascii || utf8.Valid(s)
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, false
-}
-
-// key reads a member's key and the colon after it.
-func (p *parser) key() ([]byte, bool) {
-	k, ok := p.rawString()
-	return k, ok && p.eat(':')
-}
-
-// null reads a JSON null if one is next.
-func (p *parser) null() bool {
-	p.space()
-	if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
-		p.i += 4
-		return true
-	}
-	return false
+	jsonscan.Scanner
+	seen jsonscan.Seen
 }
 
 // objectReader reads the value of one member of an object, reporting false for a key it
@@ -129,46 +70,25 @@ type objectReader interface {
 	member(p *parser, key []byte) bool
 }
 
-// members reads the rest of an object after its first member (or after '{' when none was
-// read: seen == 0), calling r.member for each.
-func (p *parser) members(r objectReader) bool {
-	if p.seen == 0 {
-		if p.eat('}') {
-			return true
-		}
-	} else if !p.eat(',') {
-		return p.eat('}')
-	}
-	for {
-		k, ok := p.key()
-		if !ok || !r.member(p, k) {
-			return false
-		}
-		if !p.eat(',') {
-			return p.eat('}')
-		}
-	}
-}
-
-// first marks member bit as read, reporting false if it was read before (a duplicate key,
-// which encoding/json resolves by merging: left to it).
-func (p *parser) first(bit uint) bool {
-	if p.seen&(1<<bit) != 0 {
-		return false
-	}
-	p.seen |= 1 << bit
-	return true
+// object reads an object member with the given member reader, saving and restoring the
+// outer object's seen bits.
+func (p *parser) object(r objectReader) bool {
+	outer := p.seen
+	p.seen = 0
+	ok := p.Object(func(key []byte) bool { return r.member(p, key) })
+	p.seen = outer
+	return ok
 }
 
 // str reads a string member into dst. null leaves dst as it is, as encoding/json does.
 func (p *parser) str(bit uint, dst *string) bool {
-	if !p.first(bit) {
+	if !p.seen.First(bit) {
 		return false
 	}
-	if p.null() {
+	if p.Null() {
 		return true
 	}
-	s, ok := p.rawString()
+	s, ok := p.Str()
 	if ok {
 		*dst = string(s)
 	}
@@ -177,14 +97,14 @@ func (p *parser) str(bit uint, dst *string) bool {
 
 // optStr reads a *string member: null sets nil.
 func (p *parser) optStr(bit uint, dst **string) bool {
-	if !p.first(bit) {
+	if !p.seen.First(bit) {
 		return false
 	}
-	if p.null() {
+	if p.Null() {
 		*dst = nil
 		return true
 	}
-	s, ok := p.rawString()
+	s, ok := p.Str()
 	if ok {
 		v := string(s)
 		*dst = &v
@@ -192,39 +112,11 @@ func (p *parser) optStr(bit uint, dst **string) bool {
 	return ok
 }
 
-// object reads an object member with the given member reader, saving and restoring the
-// outer object's seen bits.
-func (p *parser) object(r objectReader) bool {
-	outer := p.seen
-	p.seen = 0
-	ok := p.eat('{') && p.members(r)
-	p.seen = outer
-	return ok
-}
-
-// array reads a non-null array, calling elem for each element.
-func (p *parser) array(elem func(p *parser) bool) bool {
-	if !p.eat('[') {
-		return false
-	}
-	if p.eat(']') {
-		return true
-	}
-	for {
-		if !elem(p) {
-			return false
-		}
-		if !p.eat(',') {
-			return p.eat(']')
-		}
-	}
-}
-
 func (p *parser) party(bit uint, dst **ledger.Party) bool {
-	if !p.first(bit) {
+	if !p.seen.First(bit) {
 		return false
 	}
-	if p.null() {
+	if p.Null() {
 		*dst = nil
 		return true
 	}
@@ -327,19 +219,16 @@ func (c *RegisterContract) member(p *parser, key []byte) bool {
 	case "achievement_id":
 		return p.str(14, &c.AchievementID)
 	case "ip_types":
-		if !p.first(15) {
+		if !p.seen.First(15) {
 			return false
 		}
-		if p.null() {
+		if p.Null() {
 			c.IPTypes = nil
 			return true
 		}
 		c.IPTypes = []string{} // [] decodes to an empty list, not nil
-		return p.array(func(p *parser) bool {
-			if p.null() { // null elements: left to encoding/json
-				return false
-			}
-			s, ok := p.rawString()
+		return p.Array(func() bool {
+			s, ok := p.Str() // null elements: left to encoding/json
 			if ok {
 				c.IPTypes = append(c.IPTypes, string(s))
 			}
@@ -396,23 +285,23 @@ func (c *AssignRights) member(p *parser, key []byte) bool {
 	case "exclusivity":
 		return p.str(5, &c.Exclusivity)
 	case "holders":
-		if !p.first(6) {
+		if !p.seen.First(6) {
 			return false
 		}
-		if p.null() {
+		if p.Null() {
 			c.Holders = nil
 			return true
 		}
 		c.Holders = []HolderInput{}
-		return p.array(func(p *parser) bool {
+		return p.Array(func() bool {
 			c.Holders = append(c.Holders, HolderInput{})
 			return p.object(holderReader{&c.Holders[len(c.Holders)-1]})
 		})
 	case "term":
-		if !p.first(7) {
+		if !p.seen.First(7) {
 			return false
 		}
-		if p.null() {
+		if p.Null() {
 			c.Term = nil
 			return true
 		}
@@ -420,4 +309,90 @@ func (c *AssignRights) member(p *parser, key []byte) bool {
 		return p.object(termReader{c.Term})
 	}
 	return false
+}
+
+// duplicateKey returns a rejection naming the first member, anywhere in b, whose key
+// repeats a key of the same object, or nil. encoding/json lets the last of two such
+// members win silently (and for an object value such as "seller", merges the two), so a
+// client's mistake would be registered as something it did not mean; decodeJSON refuses
+// it instead. Keys are compared as encoding/json matches them to fields: unescaped and
+// under simple case folding (bytes.EqualFold), so "amount" and "Amount" set one field and
+// are one key twice. b must hold valid JSON (decodeJSON calls it on what encoding/json
+// decoded); it reads the first JSON value only. This is the strict path's check, written
+// on encoding/json's tokenizer rather than on internal/jsonscan, so that the fast path is
+// tested against an independent decoder.
+func duplicateKey(b []byte) *Error {
+	type frame struct {
+		path    string
+		keys    map[string]bool // folded keys of an object; nil for an array
+		key     string          // an object's current member
+		wantKey bool            // an object's next token is a key (or its end)
+		index   int             // an array's next element
+	}
+	var stack []frame
+	child := func() string { // the path of the value about to be read
+		if len(stack) == 0 {
+			return ""
+		}
+		top := &stack[len(stack)-1]
+		if top.keys == nil {
+			return top.path + "[" + strconv.Itoa(top.index) + "]"
+		}
+		if top.path == "" {
+			return top.key
+		}
+		return top.path + "." + top.key
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // not valid JSON: encoding/json's to report
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				top := &stack[n-1]
+				f := foldKey(k)
+				if top.keys[f] {
+					top.key = k
+					return reject(CodeMalformed, child(), "duplicate key")
+				}
+				top.keys[f] = true
+				top.key, top.wantKey = k, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{path: child(), keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{path: child()})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value has been read whole.
+		if len(stack) == 0 {
+			return nil
+		}
+		if top := &stack[len(stack)-1]; top.keys != nil {
+			top.wantKey = true
+		} else {
+			top.index++
+		}
+	}
+}
+
+// foldKey returns a key that two keys share exactly when bytes.EqualFold holds between
+// them: each rune replaced by the least rune of its simple case-folding orbit.
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, k)
 }

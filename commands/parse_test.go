@@ -3,14 +3,23 @@ package commands
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"techledger/ledger/memstore"
 )
 
 // decodeFast must never accept input that encoding/json (decodeJSON, the reference)
-// would reject or decode differently. These tests check that on the command files in
+// would reject or decode differently, and decodeJSON must refuse a repeated key (which
+// repeatsKey, a naive second check, finds). These tests check that on the command files in
 // testdata, the commands of the other tests, and thousands of random mutations of them
 // (bytes deleted, inserted or swapped; keys re-cased or repeated; values turned into
 // numbers, null, escapes or invalid UTF-8; trailing data), and FuzzDecodeFast on whatever
@@ -29,6 +38,9 @@ func checkDecodeFast(tb testing.TB, b []byte) bool {
 	}
 	if !reflect.DeepEqual(fast, slow) {
 		tb.Fatalf("%q:\ndecodeFast gives   %#v\nencoding/json gives %#v", b, fast, slow)
+	}
+	if repeatsKey(b) {
+		tb.Fatalf("decodeFast accepts %q, which repeats a key", b)
 	}
 	return true
 }
@@ -117,5 +129,141 @@ func FuzzDecodeFast(f *testing.F) {
 	for _, b := range corpus(f)[6000:] {
 		f.Add(b)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) { checkDecodeFast(t, b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkDecodeFast(t, b)
+		if _, err := decodeJSON(b); err == nil && repeatsKey(b) {
+			t.Fatalf("decodeJSON accepts %q, which repeats a key", b)
+		}
+	})
+}
+
+// TestDecode_DuplicateKeys: a key repeated in one object, anywhere in the command, is
+// refused naming the member and the rule, on whichever path the command takes (the fast
+// path declines it; decodeJSON refuses it), and nothing is appended. Keys that only look
+// different but that encoding/json matches to one field (case, escapes) are duplicates
+// too; the same key in two different objects is not.
+func TestDecode_DuplicateKeys(t *testing.T) {
+	payment := pay("P-1", "10.00")
+	tests := []struct {
+		name, in, field string
+	}{
+		{"top level", strings.Replace(registerJSON, `"title":`, `"amount":"1.00","title":`, 1), "amount"},
+		{"command twice", `{"command":"revoke_contract","command":"revoke_contract","contract_id":"2023140101000123","reason":"r"}`, "command"},
+		{"repeated last", payment[:len(payment)-1] + `,"amount":"20.00"}`, "amount"},
+		{"null then a value", strings.Replace(registerJSON, `"intermediary":null`, `"intermediary":null,"intermediary":{"id":"x"}`, 1), "intermediary"},
+		{"case folded", `{"command":"revoke_contract","contract_id":"2023140101000123","reason":"r","Reason":"s"}`, "Reason"},
+		{"escaped", `{"command":"revoke_contract","contract_id":"2023140101000123","reason":"r","\u0072eason":"s"}`, "reason"},
+		{"nested in seller", strings.Replace(registerJSON, `"name":"太原理工大学",`, `"name":"太原理工大学","name":"山西大学",`, 1), "seller.name"},
+		{"nested in buyer", strings.Replace(registerJSON, `"kind":"enterprise"`, `"kind":"enterprise","kind":"university"`, 1), "buyer.kind"},
+		{"in the second holder", strings.Replace(proceedsJSON, `"share":"0.49"`, `"share":"0.49","share":"0.99"`, 1), "holders[1].share"},
+		{"in the term", strings.Replace(useJSON, `"to":"2033-03-14"`, `"to":"2033-03-14","from":"2024-01-01"`, 1), "term.from"},
+		{"in the term, escaped", strings.Replace(useJSON, `"to":"2033-03-14"`, `"to":"2033-03-14","\u0066rom":"2024-01-01"`, 1), "term.from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, ok := decodeFast([]byte(tt.in)); ok {
+				t.Fatal("the fast path accepts a repeated key")
+			}
+			_, err := Decode([]byte(tt.in))
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, CodeMalformed, e.Code)
+			assert.Equal(t, tt.field, e.Field)
+			assert.Equal(t, "duplicate key", e.Rule)
+			assert.Equal(t, tt.field+": duplicate key", e.Error())
+
+			s := memstore.New()
+			_, err = NewHandler(s).HandleJSON(context.Background(), []byte(tt.in), Actor{Name: "test", Role: "registrar"})
+			require.ErrorAs(t, err, &e)
+			head, err := s.Head(context.Background())
+			require.NoError(t, err)
+			assert.Zero(t, head, "appended")
+		})
+	}
+	for _, in := range []string{registerJSON, proceedsJSON, useJSON} {
+		_, err := Decode([]byte(in))
+		require.NoError(t, err, "the same key in different objects is not a duplicate: %s", in)
+	}
+}
+
+// repeatsKey reports whether a key repeats in one object anywhere in the JSON b, naively:
+// encoding/json splits each object into keys and raw values, and each key is compared
+// with every earlier key of its object under strings.EqualFold (how encoding/json matches
+// keys to fields).
+func repeatsKey(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return false
+	}
+	switch tok {
+	case json.Delim('{'):
+		var keys []string
+		for dec.More() {
+			k, err := dec.Token()
+			var v json.RawMessage
+			if err != nil || dec.Decode(&v) != nil {
+				return false
+			}
+			for _, earlier := range keys {
+				if strings.EqualFold(earlier, k.(string)) {
+					return true
+				}
+			}
+			keys = append(keys, k.(string))
+			if repeatsKey(v) {
+				return true
+			}
+		}
+	case json.Delim('['):
+		for dec.More() {
+			var v json.RawMessage
+			if dec.Decode(&v) != nil {
+				return false
+			}
+			if repeatsKey(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestDuplicateKey checks the strict path's check against repeatsKey on the corpus and on
+// mutations of it that insert a member, repeating a key or not.
+func TestDuplicateKey(t *testing.T) {
+	members := []string{`"amount":"1",`, `"name":"n",`, `"Share":null,`, `"id":"x",`, `"from":"f",`,
+		`"command":"revoke_contract",`, `"\u0061mount":"2",`, `"seller":{"id":"a","ID":"b"},`, `"holders":[{},{"x":"1","X":"2"}],`}
+	r := rand.New(rand.NewPCG(2, 7))
+	lines := corpus(t)
+	dups := 0
+	for i := range 20_000 {
+		b := lines[i%len(lines)]
+		if i >= len(lines) {
+			var commas []int
+			for j, c := range b {
+				if c == ',' {
+					commas = append(commas, j+1)
+				}
+			}
+			if len(commas) == 0 {
+				continue
+			}
+			at := commas[r.IntN(len(commas))]
+			b = append(append(append([]byte{}, b[:at]...), members[r.IntN(len(members))]...), b[at:]...)
+		}
+		if !json.Valid(b) {
+			continue
+		}
+		got, want := duplicateKey(b) != nil, repeatsKey(b)
+		if got != want {
+			t.Fatalf("%s: duplicateKey finds a repeated key: %v; repeatsKey: %v", b, got, want)
+		}
+		if got {
+			dups++
+		}
+	}
+	if dups < 1000 {
+		t.Errorf("only %d inputs repeat a key: the test proves little", dups)
+	}
 }

@@ -12,101 +12,92 @@ func (p *parser) canonical(v *view) bool {
 	var ok bool
 	switch v.typ {
 	case evRegistered:
-		ok = p.lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
-			p.lit(`,"title":`) && p.anyStr() &&
-			p.lit(`,"type":`) && p.strTo(&v.ctype) &&
-			p.lit(`,"subtype":`) && p.strTo(&v.subtype) &&
-			p.lit(`,"signed_on":`) && p.dateTo(nil) &&
-			p.lit(`,"registered_on":`) && p.dateTo(&v.registeredOn) &&
-			p.lit(`,"amount":`) && p.moneyTo(&v.amount) &&
-			p.lit(`,"tech_amount":`) && p.moneyTo(&v.tech) &&
-			p.lit(`,"field":`) && p.strTo(&v.field) &&
-			p.lit(`,"seller":`) && p.canonicalParty(&v.sellerKind, &v.sellerReg) &&
-			p.lit(`,"buyer":`) && p.canonicalParty(&v.buyerKind, &v.buyerReg) &&
-			p.lit(`,"intermediary":`) && (p.lit(`null`) || p.canonicalParty(nil, nil)) &&
-			(!p.lit(`,"achievement_id":`) || p.anyStr()) &&
-			p.lit(`,"ip_types":`) && p.strArray() &&
-			p.lit(`}`)
+		ok = p.Lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
+			p.Lit(`,"title":`) && p.SkipStr() &&
+			p.Lit(`,"type":`) && p.strTo(&v.ctype) &&
+			p.Lit(`,"subtype":`) && p.strTo(&v.subtype) &&
+			p.Lit(`,"signed_on":`) && p.dateTo(nil) &&
+			p.Lit(`,"registered_on":`) && p.dateTo(&v.registeredOn) &&
+			p.Lit(`,"amount":`) && p.moneyTo(&v.amount) &&
+			p.Lit(`,"tech_amount":`) && p.moneyTo(&v.tech) &&
+			p.Lit(`,"field":`) && p.strTo(&v.field) &&
+			p.Lit(`,"seller":`) && p.canonicalParty(&v.sellerKind, &v.sellerReg) &&
+			p.Lit(`,"buyer":`) && p.canonicalParty(&v.buyerKind, &v.buyerReg) &&
+			p.Lit(`,"intermediary":`) && (p.Lit(`null`) || p.canonicalParty(nil, nil)) &&
+			(!p.Lit(`,"achievement_id":`) || p.SkipStr()) &&
+			p.Lit(`,"ip_types":`) && p.strArray() &&
+			p.Lit(`}`)
 	case evAmended:
-		ok = p.lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
-			p.lit(`,"type":`) && p.strTo(&v.ctype) &&
-			p.lit(`,"subtype":`) && p.strTo(&v.subtype) &&
-			p.lit(`,"field":`) && p.strTo(&v.field) &&
-			p.lit(`,"amount":`) && p.moneyTo(&v.amount) &&
-			p.lit(`,"tech_amount":`) && p.moneyTo(&v.tech) &&
-			p.lit(`,"changed":`) && p.strArray() &&
-			p.lit(`,"reason":`) && p.anyStr() &&
-			p.lit(`}`)
+		ok = p.Lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
+			p.Lit(`,"type":`) && p.strTo(&v.ctype) &&
+			p.Lit(`,"subtype":`) && p.strTo(&v.subtype) &&
+			p.Lit(`,"field":`) && p.strTo(&v.field) &&
+			p.Lit(`,"amount":`) && p.moneyTo(&v.amount) &&
+			p.Lit(`,"tech_amount":`) && p.moneyTo(&v.tech) &&
+			p.Lit(`,"changed":`) && p.strArray() &&
+			p.Lit(`,"reason":`) && p.SkipStr() &&
+			p.Lit(`}`)
 	case evRevoked:
-		ok = p.lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
-			p.lit(`,"reason":`) && p.anyStr() &&
-			p.lit(`}`)
+		ok = p.Lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
+			p.Lit(`,"reason":`) && p.SkipStr() &&
+			p.Lit(`}`)
 	case evRights:
-		ok = p.lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
-			p.lit(`,"right":`) && p.strTo(&v.right) &&
-			p.lit(`,"effective_on":`) && p.dateTo(&v.effectiveOn) &&
-			p.lit(`,"holders":`) && p.array(func() bool {
+		ok = p.Lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
+			p.Lit(`,"right":`) && p.strTo(&v.right) &&
+			p.Lit(`,"effective_on":`) && p.dateTo(&v.effectiveOn) &&
+			p.Lit(`,"holders":`) && p.ArrayOrNull(func() bool {
 			var h holderView
-			ok := p.lit(`{"id":`) && p.anyStr() &&
-				p.lit(`,"name":`) && p.anyStr() &&
-				p.lit(`,"kind":`) && p.strTo(&h.kind) &&
-				(!p.lit(`,"institution":`) || p.anyStr()) &&
-				(!p.lit(`,"share":`) || p.fixedTo(&h.share, 4, 10000)) &&
-				p.lit(`}`)
+			ok := p.Lit(`{"id":`) && p.SkipStr() &&
+				p.Lit(`,"name":`) && p.SkipStr() &&
+				p.Lit(`,"kind":`) && p.strTo(&h.kind) &&
+				(!p.Lit(`,"institution":`) || p.SkipStr()) &&
+				(!p.Lit(`,"share":`) || p.fixedTo(&h.share, 4, 10000)) &&
+				p.Lit(`}`)
 			v.holders = append(v.holders, h)
 			return ok
 		}) &&
-			(!p.lit(`,"exclusivity":`) || p.anyStr()) &&
-			(!p.lit(`,"term":`) || p.lit(`{"from":`) && p.dateTo(nil) && p.lit(`,"to":`) && p.dateTo(nil) && p.lit(`}`)) &&
-			(!p.lit(`,"achievement_id":`) || p.anyStr()) &&
-			p.lit(`}`)
+			(!p.Lit(`,"exclusivity":`) || p.SkipStr()) &&
+			(!p.Lit(`,"term":`) || p.Lit(`{"from":`) && p.dateTo(nil) && p.Lit(`,"to":`) && p.dateTo(nil) && p.Lit(`}`)) &&
+			(!p.Lit(`,"achievement_id":`) || p.SkipStr()) &&
+			p.Lit(`}`)
 	case evPayment:
-		ok = p.lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
-			p.lit(`,"payment_id":`) && p.anyStr() &&
-			p.lit(`,"amount":`) && p.moneyTo(&v.amount) &&
-			p.lit(`,"costs":`) && p.moneyTo(&v.costs) &&
-			p.lit(`,"net":`) && p.moneyTo(&v.net) &&
-			p.lit(`,"paid_on":`) && p.dateTo(&v.paidOn) &&
-			p.lit(`,"allocations":`) && p.array(func() bool {
+		ok = p.Lit(`{"contract_id":`) && p.strTo(&v.contractID) &&
+			p.Lit(`,"payment_id":`) && p.SkipStr() &&
+			p.Lit(`,"amount":`) && p.moneyTo(&v.amount) &&
+			p.Lit(`,"costs":`) && p.moneyTo(&v.costs) &&
+			p.Lit(`,"net":`) && p.moneyTo(&v.net) &&
+			p.Lit(`,"paid_on":`) && p.dateTo(&v.paidOn) &&
+			p.Lit(`,"allocations":`) && p.ArrayOrNull(func() bool {
 			var a allocView
 			var share int64
-			ok := p.lit(`{"holder_id":`) && p.strTo(&a.id) &&
-				p.lit(`,"name":`) && p.strTo(&a.name) &&
-				p.lit(`,"kind":`) && p.strTo(&a.kind) &&
-				(!p.lit(`,"institution":`) || p.strTo(&a.institution)) &&
-				p.lit(`,"share":`) && p.fixedTo(&share, 4, 10000) &&
-				p.lit(`,"amount":`) && p.moneyTo(&a.amount) &&
-				p.lit(`}`)
+			ok := p.Lit(`{"holder_id":`) && p.strTo(&a.id) &&
+				p.Lit(`,"name":`) && p.strTo(&a.name) &&
+				p.Lit(`,"kind":`) && p.strTo(&a.kind) &&
+				(!p.Lit(`,"institution":`) || p.strTo(&a.institution)) &&
+				p.Lit(`,"share":`) && p.fixedTo(&share, 4, 10000) &&
+				p.Lit(`,"amount":`) && p.moneyTo(&a.amount) &&
+				p.Lit(`}`)
 			v.allocs = append(v.allocs, a)
 			return ok
 		}) &&
-			p.lit(`}`)
+			p.Lit(`}`)
 	}
-	return ok && p.i == len(p.b)
+	return ok && p.End()
 }
 
 // canonicalParty reads a Party object in the canonical form; kind and region are kept
 // when the pointers are not nil.
 func (p *parser) canonicalParty(kind, region *[]byte) bool {
-	return p.lit(`{"id":`) && p.anyStr() &&
-		p.lit(`,"name":`) && p.anyStr() &&
-		p.lit(`,"kind":`) && p.strTo(kind) &&
-		p.lit(`,"region":`) && p.strTo(region) &&
-		p.lit(`}`)
-}
-
-// lit consumes s if the input continues with it.
-func (p *parser) lit(s string) bool {
-	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
-		p.i += len(s)
-		return true
-	}
-	return false
+	return p.Lit(`{"id":`) && p.SkipStr() &&
+		p.Lit(`,"name":`) && p.SkipStr() &&
+		p.Lit(`,"kind":`) && p.strTo(kind) &&
+		p.Lit(`,"region":`) && p.strTo(region) &&
+		p.Lit(`}`)
 }
 
 // strTo reads a string without escapes into *dst (dst nil: checked, not kept).
 func (p *parser) strTo(dst *[]byte) bool {
-	s, ok := p.str()
+	s, ok := p.Str()
 	if dst != nil {
 		*dst = s
 	}

@@ -2,10 +2,10 @@ package projections
 
 import (
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
+	"techledger/internal/jsonscan"
 	"techledger/ledger"
 )
 
@@ -111,12 +111,12 @@ func decodeData(pos ledger.Position, typ string, schema uint16, data []byte, v *
 	k, ok := evOf(typ)
 	if ok && schema == 1 {
 		v.reset(k)
-		p := parser{b: data}
+		p := newParser(data)
 		if p.canonical(v) {
 			return nil
 		}
 		v.reset(k)
-		p = parser{b: data}
+		p = newParser(data)
 		if p.event(v) {
 			return nil
 		}
@@ -261,174 +261,20 @@ func civilOf(z int32) (y, m, d int) {
 	return y, m, d
 }
 
-// parser reads the canonical JSON of one event. Each method returns false when the input
-// is not in the form it accepts; the caller then falls back to the strict codec.
+// parser reads the JSON of one event with internal/jsonscan, adding the value forms the
+// folds read (dates, fixed-point amounts) and the events' schemas. Each method returns
+// false when the input is not in the form it accepts; the caller then falls back to the
+// strict codec.
 type parser struct {
-	b []byte
-	i int
+	jsonscan.Scanner
 }
 
-func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *parser) eat(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// object calls field for each key of an object; field returns false to reject.
-func (p *parser) object(field func(key []byte) bool) bool {
-	if !p.eat('{') {
-		return false
-	}
-	if p.eat('}') {
-		return true
-	}
-	for {
-		key, ok := p.str()
-		if !ok || !p.eat(':') || !field(key) {
-			return false
-		}
-		if p.eat(',') {
-			continue
-		}
-		return p.eat('}')
-	}
-}
-
-// array calls elem for each element of an array (null is an empty array).
-func (p *parser) array(elem func() bool) bool {
-	if p.null() {
-		return true
-	}
-	if !p.eat('[') {
-		return false
-	}
-	if p.eat(']') {
-		return true
-	}
-	for {
-		if !elem() {
-			return false
-		}
-		if p.eat(',') {
-			continue
-		}
-		return p.eat(']')
-	}
-}
-
-func (p *parser) null() bool {
-	p.ws()
-	if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
-		p.i += 4
-		return true
-	}
-	return false
-}
-
-// special marks the bytes a string scan must stop at: the closing quote, a backslash,
-// control characters (invalid raw in JSON) and non-ASCII bytes (checked as UTF-8).
-var special = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
-	}
-	return t
-}()
-
-// str returns the contents of a string without escapes (false for an escaped string or
-// anything else).
-func (p *parser) str() ([]byte, bool) {
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return nil, false
-	}
-	start := p.i + 1
-	ascii := true
-	for j := start; j < len(p.b); j++ {
-		c := p.b[j]
-		if !special[c] {
-			continue
-		}
-		switch {
-		case c == '"':
-			p.i = j + 1
-			if !ascii && !utf8.Valid(p.b[start:j]) { // the codec would replace invalid bytes
-				return nil, false
-			}
-			return p.b[start:j], true
-		case c >= 0x80:
-			ascii = false
-		default: // backslash or control character
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// anyStr skips a string, escaped or not (for fields the folds do not read; the strict
-// codec only needs them to be strings).
-func (p *parser) anyStr() bool {
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return false
-	}
-	for j := p.i + 1; j < len(p.b); j++ {
-		c := p.b[j]
-		if !special[c] || c >= 0x80 {
-			continue
-		}
-		switch c {
-		case '"':
-			p.i = j + 1
-			return true
-		case '\\':
-			if j+1 >= len(p.b) {
-				return false
-			}
-			switch p.b[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j++
-			case 'u':
-				if j+5 >= len(p.b) || !isHex4(p.b[j+2:j+6]) {
-					return false
-				}
-				j += 5
-			default:
-				return false
-			}
-		default: // control character
-			return false
-		}
-	}
-	return false
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
+func newParser(data []byte) parser { return parser{jsonscan.New(data)} }
 
 // date reads a "YYYY-MM-DD" string of a real calendar date (years 1900..9999, as
 // ledger.ParseDate).
 func (p *parser) date() (int32, bool) {
-	s, ok := p.str()
+	s, ok := p.Str()
 	if !ok || len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return 0, false
 	}
@@ -468,7 +314,7 @@ func digits(s []byte) (int, bool) {
 // fixed reads a decimal string "D+[.D{1,places}]" (no sign, exponent or leading zeros) as
 // an integer scaled by 10^places, up to max.
 func (p *parser) fixed(places int, max int64) (int64, bool) {
-	s, ok := p.str()
+	s, ok := p.Str()
 	if !ok || len(s) == 0 || len(s) > 20 {
 		return 0, false
 	}
@@ -509,22 +355,22 @@ func (p *parser) fixed(places int, max int64) (int64, bool) {
 func (p *parser) money() (int64, bool) { return p.fixed(2, fenMax) }
 
 // strArray skips an array of strings.
-func (p *parser) strArray() bool { return p.array(p.anyStr) }
+func (p *parser) strArray() bool { return p.ArrayOrNull(p.SkipStr) }
 
 // party reads a Party object; kind and region are kept when the pointers are not nil.
 func (p *parser) party(kind, region *[]byte) bool {
-	return p.object(func(key []byte) bool {
+	return p.Object(func(key []byte) bool {
 		switch string(key) {
 		case "id", "name":
-			return p.anyStr()
+			return p.SkipStr()
 		case "kind":
-			s, ok := p.str()
+			s, ok := p.Str()
 			if kind != nil {
 				*kind = s
 			}
 			return ok
 		case "region":
-			s, ok := p.str()
+			s, ok := p.Str()
 			if region != nil {
 				*region = s
 			}
@@ -539,34 +385,30 @@ func (p *parser) event(v *view) bool {
 	var ok bool
 	switch v.typ {
 	case evRegistered:
-		ok = p.object(func(key []byte) bool { return p.registered(key, v) })
+		ok = p.Object(func(key []byte) bool { return p.registered(key, v) })
 	case evAmended:
-		ok = p.object(func(key []byte) bool { return p.amended(key, v) })
+		ok = p.Object(func(key []byte) bool { return p.amended(key, v) })
 	case evRevoked:
-		ok = p.object(func(key []byte) bool {
+		ok = p.Object(func(key []byte) bool {
 			switch string(key) {
 			case "contract_id":
 				return p.contractID(v)
 			case "reason":
-				return p.anyStr()
+				return p.SkipStr()
 			}
 			return false
 		})
 	case evRights:
-		ok = p.object(func(key []byte) bool { return p.rights(key, v) })
+		ok = p.Object(func(key []byte) bool { return p.rights(key, v) })
 	case evPayment:
-		ok = p.object(func(key []byte) bool { return p.payment(key, v) })
+		ok = p.Object(func(key []byte) bool { return p.payment(key, v) })
 	}
-	if !ok {
-		return false
-	}
-	p.ws()
-	return p.i == len(p.b)
+	return ok && p.End()
 }
 
 func (p *parser) contractID(v *view) bool {
 	var ok bool
-	v.contractID, ok = p.str()
+	v.contractID, ok = p.Str()
 	return ok
 }
 
@@ -576,13 +418,13 @@ func (p *parser) registered(key []byte, v *view) bool {
 	case "contract_id":
 		return p.contractID(v)
 	case "title", "achievement_id":
-		return p.anyStr()
+		return p.SkipStr()
 	case "type":
-		v.ctype, ok = p.str()
+		v.ctype, ok = p.Str()
 	case "subtype":
-		v.subtype, ok = p.str()
+		v.subtype, ok = p.Str()
 	case "field":
-		v.field, ok = p.str()
+		v.field, ok = p.Str()
 	case "signed_on":
 		_, ok = p.date()
 	case "registered_on":
@@ -596,7 +438,7 @@ func (p *parser) registered(key []byte, v *view) bool {
 	case "buyer":
 		ok = p.party(&v.buyerKind, &v.buyerReg)
 	case "intermediary":
-		ok = p.null() || p.party(nil, nil)
+		ok = p.Null() || p.party(nil, nil)
 	case "ip_types":
 		ok = p.strArray()
 	}
@@ -609,13 +451,13 @@ func (p *parser) amended(key []byte, v *view) bool {
 	case "contract_id":
 		return p.contractID(v)
 	case "reason":
-		return p.anyStr()
+		return p.SkipStr()
 	case "type":
-		v.ctype, ok = p.str()
+		v.ctype, ok = p.Str()
 	case "subtype":
-		v.subtype, ok = p.str()
+		v.subtype, ok = p.Str()
 	case "field":
-		v.field, ok = p.str()
+		v.field, ok = p.Str()
 	case "amount":
 		v.amount, ok = p.money()
 	case "tech_amount":
@@ -632,13 +474,13 @@ func (p *parser) rights(key []byte, v *view) bool {
 	case "contract_id":
 		return p.contractID(v)
 	case "exclusivity", "achievement_id":
-		return p.anyStr()
+		return p.SkipStr()
 	case "right":
-		v.right, ok = p.str()
+		v.right, ok = p.Str()
 	case "effective_on":
 		v.effectiveOn, ok = p.date()
 	case "term":
-		ok = p.null() || p.object(func(key []byte) bool {
+		ok = p.Null() || p.Object(func(key []byte) bool {
 			switch string(key) {
 			case "from", "to":
 				_, ok := p.date()
@@ -648,15 +490,15 @@ func (p *parser) rights(key []byte, v *view) bool {
 		})
 	case "holders":
 		v.holders = v.holders[:0]
-		ok = p.array(func() bool {
+		ok = p.ArrayOrNull(func() bool {
 			var h holderView
-			ok := p.object(func(key []byte) bool {
+			ok := p.Object(func(key []byte) bool {
 				var ok bool
 				switch string(key) {
 				case "id", "name", "institution":
-					return p.anyStr()
+					return p.SkipStr()
 				case "kind":
-					h.kind, ok = p.str()
+					h.kind, ok = p.Str()
 				case "share":
 					h.share, ok = p.fixed(4, 10000)
 				}
@@ -675,7 +517,7 @@ func (p *parser) payment(key []byte, v *view) bool {
 	case "contract_id":
 		return p.contractID(v)
 	case "payment_id":
-		return p.anyStr()
+		return p.SkipStr()
 	case "amount":
 		v.amount, ok = p.money()
 	case "costs":
@@ -686,19 +528,19 @@ func (p *parser) payment(key []byte, v *view) bool {
 		v.paidOn, ok = p.date()
 	case "allocations":
 		v.allocs = v.allocs[:0]
-		ok = p.array(func() bool {
+		ok = p.ArrayOrNull(func() bool {
 			var a allocView
-			ok := p.object(func(key []byte) bool {
+			ok := p.Object(func(key []byte) bool {
 				var ok bool
 				switch string(key) {
 				case "holder_id":
-					a.id, ok = p.str()
+					a.id, ok = p.Str()
 				case "name":
-					a.name, ok = p.str()
+					a.name, ok = p.Str()
 				case "kind":
-					a.kind, ok = p.str()
+					a.kind, ok = p.Str()
 				case "institution":
-					a.institution, ok = p.str()
+					a.institution, ok = p.Str()
 				case "share":
 					_, ok = p.fixed(4, 10000)
 				case "amount":

@@ -71,12 +71,12 @@ func TestDecodeView_FastPathMatchesCodec(t *testing.T) {
 		typ, ok := evOf(rec.Type)
 		require.True(t, ok, rec.Type)
 		fast.reset(typ)
-		p := parser{b: rec.Data}
+		p := newParser(rec.Data)
 		require.True(t, p.event(&fast), "fast path refused position %d: %s", rec.Position, rec.Data)
 		require.Equal(t, normal(strictView(t, rec)), normal(fast), "position %d", rec.Position)
 		var canon view
 		canon.reset(typ)
-		p = parser{b: rec.Data}
+		p = newParser(rec.Data)
 		require.True(t, p.canonical(&canon), "canonical path refused position %d: %s", rec.Position, rec.Data)
 		require.Equal(t, normal(fast), normal(canon), "position %d", rec.Position)
 		seen[typ]++
@@ -153,10 +153,10 @@ func FuzzDecodeView(f *testing.F) {
 		fastOK, canonOK := false, false
 		if ok {
 			fast.reset(k)
-			p := parser{b: data}
+			p := newParser(data)
 			fastOK = p.event(&fast)
 			canon.reset(k)
-			p = parser{b: data}
+			p = newParser(data)
 			canonOK = p.canonical(&canon)
 		}
 		var v view
@@ -180,4 +180,22 @@ func FuzzDecodeView(f *testing.F) {
 		}
 		require.Equal(t, normal(strict), normal(v))
 	})
+}
+
+// TestDecodeView_NoAllocs: decoding the sample's events into a reused view allocates
+// nothing once the view's slices have grown (the point of the fast path).
+func TestDecodeView_NoAllocs(t *testing.T) {
+	recs := records(t, smallSample(t))
+	var v view
+	for i := range recs {
+		require.NoError(t, decodeView(&recs[i], &v))
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		for i := range recs {
+			if err := decodeView(&recs[i], &v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	require.Zero(t, allocs, "allocations per pass over %d events", len(recs))
 }
