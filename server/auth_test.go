@@ -125,6 +125,9 @@ func TestAPI_RoutesByRole(t *testing.T) {
 		"GET /v1/stats/contracts":        func() (string, string, string) { return "GET", "/v1/stats/contracts?by=year,type", "" },
 		"GET /v1/rewards/researchers":    func() (string, string, string) { return "GET", "/v1/rewards/researchers?year=2023", "" },
 		"GET /v1/rewards/flags":          func() (string, string, string) { return "GET", "/v1/rewards/flags", "" },
+		"GET /v1/reports/annual":         func() (string, string, string) { return "GET", "/v1/reports/annual?year=2023", "" },
+		"GET /v1/reports/period":         func() (string, string, string) { return "GET", "/v1/reports/period?from=2023-01-01&to=2023-03-31", "" },
+		"GET /v1/reports/tax":            func() (string, string, string) { return "GET", "/v1/reports/tax?year=2023", "" },
 		"GET /v1/events":                 func() (string, string, string) { return "GET", "/v1/events?from=1", "" },
 		"GET /v1/verify":                 func() (string, string, string) { return "GET", "/v1/verify", "" },
 		"GET /metrics":                   func() (string, string, string) { return "GET", "/metrics", "" },
@@ -148,6 +151,9 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	admit("GET /v1/stats/contracts", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
 	admit("GET /v1/rewards/researchers", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
 	admit("GET /v1/rewards/flags", string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
+	for _, r := range []string{"GET /v1/reports/annual", "GET /v1/reports/period", "GET /v1/reports/tax"} {
+		admit(r, string(RoleRegistrar), string(RoleAuditor), string(RoleStatistician))
+	}
 	admit("GET /v1/events", string(RoleAuditor))
 	admit("GET /v1/verify", string(RoleAuditor))
 	admit("GET /metrics", string(RoleAuditor))

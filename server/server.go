@@ -13,6 +13,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/reports"
 	"techledger/transparency"
 )
 
@@ -83,18 +84,19 @@ type Route struct {
 
 // Server serves the HTTP API. Its handler is safe for concurrent requests.
 type Server struct {
-	store   Store
-	handler CommandHandler
-	proj    Projections
-	log     *slog.Logger
-	tokens  *Tokens
-	extra   []Route
+	store       Store
+	handler     CommandHandler
+	proj        Projections
+	log         *slog.Logger
+	tokens      *Tokens
+	extra       []Route
+	metrics     *metrics
+	metricsHTTP http.Handler
+	rootHTTP    http.Handler
 	// tlog and publicProofs: Config.Transparency and Config.PublicProofs.
 	tlog         *transparency.Log
 	publicProofs bool
-	metrics      *metrics
-	metricsHTTP  http.Handler
-	rootHTTP     http.Handler
+	reports      reports.Cache // the report documents at the projections' position (reports.go)
 }
 
 // New returns a server over cfg.
@@ -130,7 +132,7 @@ func (s *Server) Routes() []Route {
 		{"GET /metrics", Audit, s.getMetrics},
 		{"GET /healthz", Open, s.getHealth},
 		{"GET /openapi.json", Open, s.getOpenAPI},
-	}, append(s.transparencyRoutes(), s.extra...)...)
+	}, append(append(s.reportRoutes(), s.transparencyRoutes()...), s.extra...)...)
 }
 
 // mux returns the routes, each behind its capability, without the request logging and

@@ -1,0 +1,145 @@
+package reports_test
+
+import (
+	"bufio"
+	"bytes"
+	"sync"
+	"testing"
+
+	"techledger/commands"
+	"techledger/internal/sample"
+	"techledger/ledger"
+	"techledger/projections"
+	"techledger/reports"
+)
+
+// Benchmarks of the report at scale (docs/reports.md, Speed). The State holds the
+// registrations of 1,000,000 generated contracts (decided by package commands, folded by
+// Apply; no payments, so rewards_by_institution is empty), built once per run:
+//
+//	go test -run '^$' -bench 'Report|Workbook|Scan' -benchtime 10x ./reports/
+//
+// BenchmarkScan_Year1M is the floor the others compare with: visiting the facts of the
+// two years a report reads and doing nothing else.
+
+const benchContracts = 1_000_000
+
+var (
+	benchOnce  sync.Once
+	benchState *projections.State
+	benchErr   error
+)
+
+func bigState(b *testing.B) *projections.State {
+	b.Helper()
+	benchOnce.Do(func() {
+		var buf bytes.Buffer
+		if _, benchErr = sample.Write(&buf, sample.Config{Seed: 2, Contracts: benchContracts}); benchErr != nil {
+			return
+		}
+		st := projections.NewState(projections.Options{})
+		sc := bufio.NewScanner(&buf)
+		sc.Buffer(nil, 1<<20)
+		env := commands.Env{Today: ledger.Date{Year: 2100, Month: 1, Day: 1}}
+		var pos ledger.Position
+		for sc.Scan() {
+			if !bytes.HasPrefix(sc.Bytes(), []byte(`{"command":"register_contract"`)) {
+				continue
+			}
+			cmd, err := commands.Decode(sc.Bytes())
+			if err != nil {
+				benchErr = err
+				return
+			}
+			evs, err := commands.Decide(commands.Contract{}, cmd, env)
+			if err != nil {
+				benchErr = err
+				return
+			}
+			ev, err := ledger.Encode(evs[0], ledger.Metadata{})
+			if err != nil {
+				benchErr = err
+				return
+			}
+			pos++
+			rec := ledger.Record{Position: pos, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data}
+			if benchErr = st.Apply(&rec); benchErr != nil {
+				return
+			}
+		}
+		benchState = st
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	if benchState.Contracts() != benchContracts {
+		b.Fatalf("%d contracts", benchState.Contracts())
+	}
+	return benchState
+}
+
+// benchYear is the busiest year of the sample.
+const benchYear = 2024
+
+func BenchmarkScan_Year1M(b *testing.B) {
+	st := bigState(b)
+	p := mustAnnual(b, benchYear)
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		for _, per := range []reports.Period{p, p.Previous()} {
+			st.EachContract(per.From, per.To, func(*projections.Facts) { n++ })
+		}
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "contracts/op")
+}
+
+// BenchmarkReport_Annual1M is a first request: the tables computed and encoded.
+func BenchmarkReport_Annual1M(b *testing.B) {
+	st := bigState(b)
+	p := mustAnnual(b, benchYear)
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := reports.Build(st, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = r.AppendJSON(nil)
+	}
+}
+
+// BenchmarkReport_AnnualUnchanged1M asks again while nothing was folded: the cache.
+func BenchmarkReport_AnnualUnchanged1M(b *testing.B) {
+	st := bigState(b)
+	var c reports.Cache
+	q := reports.Request{Kind: reports.KindAnnual, Year: benchYear}
+	if _, err := c.Render(st, q); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Render(st, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWorkbook_Annual1M is the workbook of a report already computed (tables and tax).
+func BenchmarkWorkbook_Annual1M(b *testing.B) {
+	st := bigState(b)
+	p := mustAnnual(b, benchYear)
+	r, err := reports.Build(st, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tax, err := reports.BuildTax(st, benchYear)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := reports.Workbook(r, tax); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
