@@ -210,7 +210,15 @@ type appendDecider interface {
 // append appends events, and when the log can tell the positions before they are durable
 // (appendDecider), enters them in the index at once: concurrent commands catching up then
 // do not read back what this handler appended while it waits for the fsync.
+//
+// Within an import, the append waits for its line's turn (see turnOf), so that positions
+// follow the file's order; the turn passes on as soon as the positions are decided.
 func (h *Handler) append(ctx context.Context, stream string, expected ledger.Expected, events []ledger.Event, meta ledger.Metadata, contractID string, evs []ledger.DomainEvent) (ledger.AppendResult, error) {
+	turn := turnOf(ctx)
+	if err := turn.wait(ctx); err != nil {
+		return ledger.AppendResult{}, err
+	}
+	defer turn.pass()
 	d, ok := h.log.(appendDecider)
 	if !ok {
 		return h.log.Append(ctx, stream, expected, events...)
@@ -219,6 +227,7 @@ func (h *Handler) append(ctx context.Context, stream string, expected ledger.Exp
 	res, err := d.AppendDecided(ctx, stream, expected, func(r ledger.AppendResult) {
 		early = r.Positions
 		h.decided(r.Positions, meta, contractID, evs)
+		turn.pass()
 	}, events...)
 	if err != nil && early != nil {
 		h.undecided(early)

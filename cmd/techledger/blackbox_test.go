@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"techledger/commands"
 	"techledger/internal/loadgen"
 	"techledger/internal/sample"
 )
@@ -274,14 +275,14 @@ func blackboxQueues(tb testing.TB, n int) [][][]byte {
 	_, err := sample.Write(&buf, sample.Config{Seed: 11, Contracts: blackboxContracts})
 	require.NoError(tb, err)
 	queues := make([][][]byte, n)
-	part := loadgen.NewPartition(n)
+	part := commands.NewPartition(n, nil)
 	sc := bufio.NewScanner(&buf)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := bytes.Clone(sc.Bytes())
-		h, err := loadgen.HeadOf(line)
+		h, err := commands.HeadOf(line)
 		require.NoError(tb, err)
-		c := part.Client(h)
+		c, _ := part.Lane(h)
 		queues[c] = append(queues[c], line)
 	}
 	require.NoError(tb, sc.Err())

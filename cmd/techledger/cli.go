@@ -7,119 +7,13 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"os"
-	"os/user"
 	"strconv"
 
 	"github.com/spf13/pflag"
 
-	"techledger/commands"
 	"techledger/ledger"
 	"techledger/server"
 )
-
-// localActor names the person running the CLI, as recorded in events' metadata.
-func localActor() commands.Actor {
-	name := "cli"
-	if u, err := user.Current(); err == nil {
-		name = "cli:" + u.Username
-	}
-	return commands.Actor{Name: name, Role: "registrar"}
-}
-
-func init() {
-	addVerb(verb{name: "import", usage: "import [--data DIR] [--format table|json] FILE|-", summary: "apply an NDJSON file of commands (- for stdin); report each rejected line", nargs: 1, flags: importFlags,
-		help: "Applies every valid line of an NDJSON file of commands (- reads stdin), reports each\nrejected line as \"line N: <field>: <rule>\", prints a summary and exits 1 if any line\nwas rejected. Importing the same file again appends nothing."})
-}
-
-func importFlags(fs *pflag.FlagSet) action {
-	var data storeFlag
-	var format string
-	data.register(fs)
-	fs.StringVar(&format, "format", "table", "output format: table (text) or json ({applied, duplicates, rejected, last_position, errors})")
-	return func(ctx context.Context, c *call) int {
-		stdout, stderr := c.stdout, c.stderr
-		if format != "table" && format != "json" {
-			c.usage()
-			return exitUsage
-		}
-		var in io.Reader = os.Stdin
-		var size int64
-		if name := c.args[0]; name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				fmt.Fprintf(stderr, "techledger: %v\n", err)
-				return exitFailure
-			}
-			defer f.Close()
-			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-				size = fi.Size()
-			}
-			in = f
-		}
-		s, code := openStore(ctx, data, stderr)
-		if s == nil {
-			return code
-		}
-		defer s.Close()
-		return importInto(ctx, s, in, size, localActor(), format, stdout, stderr)
-	}
-}
-
-// importSummary is the JSON shape of an import's summary (import --format json).
-type importSummary struct {
-	Applied      int             `json:"applied"`
-	Duplicates   int             `json:"duplicates"`
-	Rejected     int             `json:"rejected"`
-	LastPosition ledger.Position `json:"last_position"`
-	Errors       []importError   `json:"errors"`
-}
-
-type importError struct {
-	Line  int    `json:"line"`
-	Error string `json:"error"`
-}
-
-// importInto imports in (size bytes, 0 if unknown: for the progress bar) into s and
-// prints the summary as text or JSON.
-func importInto(ctx context.Context, s ledger.Store, in io.Reader, size int64, who commands.Actor, format string, stdout, stderr io.Writer) int {
-	h := commands.NewHandler(s)
-	cr := &countingReader{r: in}
-	bar := newProgress(stderr, "import", "bytes", size)
-	var onLine func(int, *commands.Summary)
-	if bar != nil {
-		onLine = func(line int, sum *commands.Summary) {
-			bar.set(cr.n, fmt.Sprintf("line %s: applied %s, duplicates %s, rejected %s", group(int64(line)), group(int64(sum.Applied)), group(int64(sum.Duplicates)), group(int64(sum.Rejected))))
-		}
-	}
-	sum, err := commands.Import(ctx, cr, h, who, onLine)
-	bar.done(cr.n, fmt.Sprintf("applied %s, duplicates %s, rejected %s", group(int64(sum.Applied)), group(int64(sum.Duplicates)), group(int64(sum.Rejected))))
-	if format == "json" {
-		out := importSummary{Applied: sum.Applied, Duplicates: sum.Duplicates, Rejected: sum.Rejected, LastPosition: sum.LastPosition, Errors: []importError{}}
-		for _, e := range sum.Errors {
-			out.Errors = append(out.Errors, importError{Line: e.Line, Error: e.Err.Error()})
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(out)
-	} else {
-		for _, e := range sum.Errors {
-			fmt.Fprintln(stdout, e.Error())
-		}
-		if sum.Rejected > len(sum.Errors) {
-			fmt.Fprintf(stdout, "... and %d more rejected lines\n", sum.Rejected-len(sum.Errors))
-		}
-		fmt.Fprintf(stdout, "applied %d, duplicates %d, rejected %d, last position %d\n", sum.Applied, sum.Duplicates, sum.Rejected, sum.LastPosition)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "techledger: import stopped: %v\n", err)
-		return exitFailure
-	}
-	if sum.Rejected > 0 {
-		return exitRejected
-	}
-	return exitOK
-}
 
 func init() {
 	addVerb(verb{name: "history", usage: "history [--data DIR] [--format table|json|csv] [--labels zh] CONTRACT_ID", summary: "every event of a contract with position, time, actor and data", nargs: 1, flags: historyFlags,

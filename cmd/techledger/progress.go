@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,14 +119,15 @@ func group(n int64) string {
 	return b.String()
 }
 
-// countingReader counts the bytes read through it, for progress by bytes.
+// countingReader counts the bytes read through it, for progress by bytes; the count may
+// be read from another goroutine than the reader's.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }

@@ -103,7 +103,8 @@ func serveFlags(fs *pflag.FlagSet) action {
 			}
 			start := time.Now()
 			logger.Info("loading sample data", "store", data.String())
-			if code := importInto(ctx, s, &buf, int64(buf.Len()), commands.Actor{Name: "demo", Role: "registrar"}, "table", io.Discard, stderr); code != exitOK {
+			loader := commands.HandlerApplier{Handler: commands.NewHandler(s), Who: commands.Actor{Name: "demo", Role: "registrar"}}
+			if code := importInto(ctx, loader, &buf, int64(buf.Len()), commands.ImportLanesDefault, "table", io.Discard, stderr); code != exitOK {
 				fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
 				return code
 			}

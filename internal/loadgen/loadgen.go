@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math"
 	"net"
@@ -288,7 +287,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // dispatch reads the NDJSON stream and sends each line to the queue of the client that owns
-// it (see Partition), until max lines (0: no limit), the end of the stream, stop, or
+// it (see commands.Partition), until max lines (0: no limit), the end of the stream, stop, or
 // the end of ctx. It calls ready once, when the queues hold a quarter of their room, or one
 // is full, or it returns: the clients start, and the clock with them, after the generator
 // has set up and got ahead. It returns the lines dispatched and whether the stream ended.
@@ -298,18 +297,18 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan command, max int, 
 	prefill := len(queues) * queueMax / 4
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), commands.CommandBytesMax+1)
-	part := NewPartition(len(queues))
+	part := commands.NewPartition(len(queues), nil)
 	n := 0
 	for sc.Scan() {
 		if closed(stop) || ctx.Err() != nil {
 			return n, false, nil
 		}
 		line := bytes.Clone(sc.Bytes())
-		h, err := HeadOf(line)
+		h, err := commands.HeadOf(line)
 		if err != nil {
 			return n, false, fmt.Errorf("sample line %d: %w", n+1, err)
 		}
-		client := part.Client(h)
+		client, _ := part.Lane(h) // a sample registers each contract first: nothing to wait for
 		n++
 		c := command{line: line, name: h.Command, kind: h.Command, seq: n}
 		if h.Right != "" {
@@ -338,70 +337,6 @@ func dispatch(ctx context.Context, r io.Reader, queues []chan command, max int, 
 		return n, false, fmt.Errorf("generate sample: %w", err)
 	}
 	return n, true, nil
-}
-
-// Partition assigns the contracts of a command stream to n clients: a contract belongs
-// to the client its achievement (or, without one, its registration number) hashes to.
-type Partition struct {
-	n     int
-	owner map[string]int // contract_id -> client
-}
-
-func NewPartition(n int) *Partition {
-	return &Partition{n: n, owner: map[string]int{}}
-}
-
-// client returns the client of a command; a contract's registration must come first.
-func (p *Partition) Client(h LineHead) int {
-	if c, ok := p.owner[h.ContractID]; ok {
-		return c
-	}
-	key := h.AchievementID
-	if key == "" {
-		key = h.ContractID
-	}
-	f := fnv.New32a()
-	f.Write([]byte(key))
-	c := int(f.Sum32() % uint32(p.n))
-	p.owner[h.ContractID] = c
-	return c
-}
-
-// LineHead is what the dispatcher needs of a command.
-type LineHead struct {
-	Command       string `json:"command"`
-	ContractID    string `json:"contract_id"`
-	AchievementID string `json:"achievement_id"`
-	Right         string `json:"right"`
-}
-
-// HeadOf returns the head of an NDJSON command. The sample's lines have a fixed shape
-// (no escapes in these fields, achievement_id only at the top level), so the fields are
-// found by their keys, which costs a fifth of decoding the line; anything unusual is decoded
-// properly.
-func HeadOf(line []byte) (LineHead, error) {
-	field := func(key string) (string, bool) {
-		i := bytes.Index(line, []byte(key))
-		if i < 0 {
-			return "", true
-		}
-		v := line[i+len(key):]
-		j := bytes.IndexByte(v, '"')
-		if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
-			return "", false
-		}
-		return string(v[:j]), true
-	}
-	cmd, ok1 := field(`"command":"`)
-	contract, ok2 := field(`"contract_id":"`)
-	ach, ok3 := field(`"achievement_id":"`)
-	right, ok4 := field(`"right":"`)
-	if ok1 && ok2 && ok3 && ok4 && cmd != "" && contract != "" {
-		return LineHead{cmd, contract, ach, right}, nil
-	}
-	var h LineHead
-	err := json.Unmarshal(line, &h)
-	return h, err
 }
 
 // clientResult is what one client saw.

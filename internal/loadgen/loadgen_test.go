@@ -1,9 +1,7 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -12,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"techledger/internal/sample"
 )
 
 // TestBench_RejectedStatuses counts the statuses of rejections (a server that answers 401
@@ -96,26 +92,6 @@ func TestPercentiles(t *testing.T) {
 	assert.Equal(t, Latency{P50: 50, P90: 90, P99: 99, Max: 100}, got)
 	assert.Equal(t, Latency{}, percentiles(nil))
 	assert.Equal(t, Latency{P50: 2, P90: 2, P99: 2, Max: 2}, percentiles([]time.Duration{2 * time.Millisecond}))
-}
-
-// TestBenchHeadOf compares the dispatcher's quick reading of a command's head with decoding
-// it, on every line of the default sample and on lines of another shape.
-func TestBenchHeadOf(t *testing.T) {
-	var buf bytes.Buffer
-	_, err := sample.Write(&buf, sample.DefaultConfig)
-	require.NoError(t, err)
-	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
-	lines = append(lines,
-		[]byte(`{"contract_id":"2023140101000123","command":"revoke_contract","reason":"a \"quoted\" reason"}`),
-		[]byte(`{"command":"register_contract","contract_id":"20231401\u00301000123","achievement_id":"ACH-1"}`),
-	)
-	for i, line := range lines {
-		var want LineHead
-		require.NoError(t, json.Unmarshal(line, &want))
-		got, err := HeadOf(line)
-		require.NoError(t, err)
-		require.Equal(t, want, got, "line %d", i+1)
-	}
 }
 
 // TestBench_UnexpectedSuccess counts a 2xx answer that names no positions as rejected: a

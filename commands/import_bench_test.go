@@ -1,0 +1,67 @@
+package commands_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"techledger/commands"
+	"techledger/ledger/filestore"
+)
+
+// BenchmarkImport_Paired64 alternates, within one benchmark, the command benchmark's
+// phase (pairedN commands from 64 callers on a fresh filestore) and an import of the same
+// commands as one NDJSON file (the callers' lines interleaved, each contract's in order)
+// on another fresh filestore, so that load changes on a shared machine fall on both sides
+// alike. It reports both rates and their ratio (target ≥ 0.8). Run with -benchtime 5x.
+func BenchmarkImport_Paired64(b *testing.B) {
+	const pairedN = 40_000
+	var cmdTime, importTime time.Duration
+	var cmds, imported int
+	for range b.N {
+		d, lat := commandsPhase(b, pairedN, callers)
+		cmdTime += d
+		cmds += len(lat)
+		d, n := importPhase(b, pairedN)
+		importTime += d
+		imported += n
+	}
+	b.StopTimer()
+	cmdRate := float64(cmds) / cmdTime.Seconds()
+	importRate := float64(imported) / importTime.Seconds()
+	b.ReportMetric(cmdRate, "commands/s")
+	b.ReportMetric(importRate, "import-commands/s")
+	b.ReportMetric(importRate/cmdRate, "ratio")
+}
+
+// importPhase imports about n commands of the command benchmark's workload, as one file,
+// into a fresh filestore and returns the time taken and the commands applied.
+func importPhase(b *testing.B, n int) (time.Duration, int) {
+	s, err := filestore.Open(b.TempDir(), filestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	work := workload(n, callers, 3)
+	var file bytes.Buffer
+	for i := 0; ; i++ {
+		more := false
+		for _, w := range work {
+			if i < len(w) {
+				file.Write(w[i])
+				file.WriteByte('\n')
+				more = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	start := time.Now()
+	sum, err := commands.Import(ctx, &file, commands.NewHandler(s), registrar, nil)
+	d := time.Since(start)
+	if err != nil || sum.Rejected > 0 {
+		b.Fatalf("import: %v, %d rejected", err, sum.Rejected)
+	}
+	return d, sum.Applied
+}
