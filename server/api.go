@@ -307,7 +307,7 @@ func (s *Server) rejection(w http.ResponseWriter, r *http.Request, err error) {
 		commands.CodeNotFound:  http.StatusNotFound,
 		commands.CodeConflict:  http.StatusConflict,
 	}[e.Code]
-	s.problem(w, r, status, "command rejected: "+string(e.Code), e.Error(), map[string]any{"code": e.Code, "field": e.Field, "rule": e.Rule})
+	s.problem(w, r, status, "command rejected: "+string(e.Code), e.Error(), map[string]any{"code": e.Code, "field": e.Field, "rule": e.Rule, "errors": e.FieldErrors()})
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {

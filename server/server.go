@@ -14,6 +14,7 @@ import (
 	"techledger/ledger"
 	"techledger/projections"
 	"techledger/reports"
+	"techledger/transparency"
 )
 
 // Store is the part of a ledger the server reads. Appends go through the command handler.
@@ -65,6 +66,11 @@ type Config struct {
 	// (techledger follow): POST /v1/commands then answers 405, and /metrics reports how far
 	// the copy is behind.
 	Follower FollowerStatus
+	// Transparency is the transparency log the checkpoint, proof, tile and bundle routes
+	// answer from (server/transparency.go); nil: they answer 404. PublicProofs opens its
+	// checkpoints, proofs and tiles to anyone.
+	Transparency *transparency.Log
+	PublicProofs bool
 	// Routes are further routes (the web console, reports, proofs), served beside the API's
 	// own with the same authentication, metrics and request log. A pattern may not repeat
 	// one of the API's.
@@ -102,7 +108,10 @@ type Server struct {
 	metrics     *metrics
 	metricsHTTP http.Handler
 	rootHTTP    http.Handler
-	reports     reports.Cache // the report documents at the projections' position (reports.go)
+	// tlog and publicProofs: Config.Transparency and Config.PublicProofs.
+	tlog         *transparency.Log
+	publicProofs bool
+	reports      reports.Cache // the report documents at the projections' position (reports.go)
 }
 
 // New returns a server over cfg.
@@ -111,7 +120,8 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, follower: cfg.Follower, extra: cfg.Routes}
+	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, follower: cfg.Follower, extra: cfg.Routes,
+		tlog: cfg.Transparency, publicProofs: cfg.PublicProofs}
 	s.metrics = newMetrics(s)
 	s.metricsHTTP = s.metrics.handler(log)
 	s.rootHTTP = s.observe(s.unmatched(s.mux()))
@@ -137,7 +147,7 @@ func (s *Server) Routes() []Route {
 		{"GET /metrics", Audit, s.getMetrics},
 		{"GET /healthz", Open, s.getHealth},
 		{"GET /openapi.json", Open, s.getOpenAPI},
-	}, append(s.reportRoutes(), s.extra...)...)
+	}, append(append(s.reportRoutes(), s.transparencyRoutes()...), s.extra...)...)
 }
 
 // mux returns the routes, each behind its capability, without the request logging and
