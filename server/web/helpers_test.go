@@ -123,7 +123,7 @@ func csrfOf(t testing.TB, page string) string {
 	return rest[:strings.IndexByte(rest, '"')]
 }
 
-// The DESIGN example contract, as a register_contract command.
+// The worked example of docs/domain.md (Commands) contract, as a register_contract command.
 const exampleJSON = `{"command":"register_contract","command_id":"c-0001","contract_id":"2023140101000123",
  "title":"煤矸石综合利用技术转让","type":"transfer","subtype":"patent_right",
  "signed_on":"2023-03-01","registered_on":"2023-03-15",
@@ -137,7 +137,7 @@ type tLog struct{ t testing.TB }
 
 func (w tLog) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
 
-// A proceeds assignment of the DESIGN example.
+// A proceeds assignment of the worked example of docs/domain.md (Commands).
 const proceedsJSON = `{"command":"assign_rights","command_id":"c-0002","contract_id":"2023140101000123","right":"proceeds",
  "effective_on":"2023-03-15","holders":[
   {"id":"12140000405000025X","name":"太原理工大学","kind":"institution","share":"0.30"},

@@ -18,7 +18,7 @@ import (
 	"techledger/server"
 )
 
-// fillRegister fills the register form with the DESIGN example, seller's id given.
+// fillRegister fills the register form with the worked example of docs/domain.md (Commands), seller's id given.
 func (tb *tab) fillRegister(number, sellerID string) {
 	tb.t.Helper()
 	keys := func(sel, v string) chromedp.Action[chromedp.Void] { return chromedp.SendKeys(css(sel), v) }
@@ -53,7 +53,7 @@ func (tb *tab) pickRegion(party, province, city, county string) {
 	}
 }
 
-// TestBrowser_RegistrarRegistersAndFinds: a registrar signs in, registers the DESIGN
+// TestBrowser_RegistrarRegistersAndFinds: a registrar signs in, registers the worked
 // example through the form (type → subtype and region cascades), lands on its page, and
 // finds it by number prefix and by a part of a party's name.
 func TestBrowser_RegistrarRegistersAndFinds(t *testing.T) {
