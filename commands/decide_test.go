@@ -107,16 +107,23 @@ type decideCase struct {
 	rule   string // a substring of the rule
 }
 
+// folded returns the contract the events make, in order.
+func folded(t *testing.T, given []ledger.DomainEvent) Contract {
+	t.Helper()
+	var c Contract
+	for i, ev := range given {
+		var err error
+		c, err = c.Apply(ledger.Version(i+1), ev)
+		require.NoError(t, err)
+	}
+	return c
+}
+
 func runDecide(t *testing.T, cases []decideCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var c Contract
-			for i, ev := range tc.given {
-				var err error
-				c, err = c.Apply(ledger.Version(i+1), ev)
-				require.NoError(t, err)
-			}
+			c := folded(t, tc.given)
 			cmd, err := Decode([]byte(tc.cmd))
 			var evs []ledger.DomainEvent
 			if err == nil {

@@ -142,40 +142,43 @@ func usccExempt(region string) bool {
 	return region == AbroadRegion || strings.HasPrefix(region, "71") || strings.HasPrefix(region, "81") || strings.HasPrefix(region, "82")
 }
 
-// party checks a contract party. Organizations' ids must be valid 统一社会信用代码 (GB
-// 32100-2015), except parties abroad or in Taiwan, Hong Kong and Macao; individuals' ids are
-// opaque (they may be masked) and never parsed.
-func party(field string, p *ledger.Party, required bool) *Error {
-	if p == nil {
+// party checks a contract party and records every field at fault in p. Organizations' ids
+// must be valid 统一社会信用代码 (GB 32100-2015), except parties abroad or in Taiwan, Hong Kong
+// and Macao; individuals' ids are opaque (they may be masked) and never parsed. The check
+// character is checked only when kind and region are valid, since they decide whether the
+// id is a code at all.
+func party(p *problems, field string, pt *ledger.Party, required bool) {
+	if pt == nil {
 		if required {
-			return invalidf(field, "is required")
+			p.add(field, "is required")
 		}
-		return nil
+		return
 	}
-	if err := text(field+".name", p.Name, NameBytesMax); err != nil {
-		return err
+	p.ok(text(field+".name", pt.Name, NameBytesMax))
+	kindOK := false
+	if pt.Kind == "" {
+		p.add(field+".kind", "is required")
+	} else if _, ok := PartyKindLabel(pt.Kind); !ok {
+		p.add(field+".kind", "%q is not a party kind (want one of %s)", clip(pt.Kind), strings.Join(PartyKinds(), ", "))
+	} else {
+		kindOK = true
 	}
-	if p.Kind == "" {
-		return invalidf(field+".kind", "is required")
+	regionOK := false
+	if pt.Region == "" {
+		p.add(field+".region", "is required")
+	} else if err := ValidRegion(pt.Region); err != nil {
+		p.add(field+".region", "%v", err)
+	} else {
+		regionOK = true
 	}
-	if _, ok := PartyKindLabel(p.Kind); !ok {
-		return invalidf(field+".kind", "%q is not a party kind (want one of %s)", clip(p.Kind), strings.Join(PartyKinds(), ", "))
+	if !p.ok(identifier(field+".id", pt.ID)) {
+		return
 	}
-	if p.Region == "" {
-		return invalidf(field+".region", "is required")
-	}
-	if err := ValidRegion(p.Region); err != nil {
-		return invalidf(field+".region", "%v", err)
-	}
-	if err := identifier(field+".id", p.ID); err != nil {
-		return err
-	}
-	if p.Kind != "individual" && !usccExempt(p.Region) {
-		if err := ValidUSCC(p.ID); err != nil {
-			return invalidf(field+".id", "%v", err)
+	if kindOK && regionOK && pt.Kind != "individual" && !usccExempt(pt.Region) {
+		if err := ValidUSCC(pt.ID); err != nil {
+			p.add(field+".id", "%v", err)
 		}
 	}
-	return nil
 }
 
 // clipRunes shortens s to at most n runes for an error message.

@@ -22,6 +22,11 @@ const commandBodyMax = commands.CommandBytesMax
 
 // postCommand applies one command: 201 applied, 200 duplicate, or a problem.
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
+	if s.follower != nil {
+		w.Header().Set("Allow", "GET")
+		s.problem(w, r, http.StatusMethodNotAllowed, "read-only follower", "this server keeps a copy of another ledger (techledger follow) and takes no commands; send them to the primary", nil)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, commandBodyMax))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -302,7 +307,7 @@ func (s *Server) rejection(w http.ResponseWriter, r *http.Request, err error) {
 		commands.CodeNotFound:  http.StatusNotFound,
 		commands.CodeConflict:  http.StatusConflict,
 	}[e.Code]
-	s.problem(w, r, status, "command rejected: "+string(e.Code), e.Error(), map[string]any{"code": e.Code, "field": e.Field, "rule": e.Rule})
+	s.problem(w, r, status, "command rejected: "+string(e.Code), e.Error(), map[string]any{"code": e.Code, "field": e.Field, "rule": e.Rule, "errors": e.FieldErrors()})
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {

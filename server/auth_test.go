@@ -112,6 +112,7 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	resp, _ := do(t, srv, "POST", "/v1/commands", "Bearer "+roleTokens[string(RoleRegistrar)], register)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	caughtUp(t, a)
+	a.tlog = signedTransparencyLog(t, a.store)
 
 	payments := 0
 	samples := map[string]func() (method, path, body string){
@@ -133,6 +134,9 @@ func TestAPI_RoutesByRole(t *testing.T) {
 		"GET /healthz":                   func() (string, string, string) { return "GET", "/healthz", "" },
 		"GET /openapi.json":              func() (string, string, string) { return "GET", "/openapi.json", "" },
 	}
+	for route, path := range transparencySamples {
+		samples[route] = func() (string, string, string) { return "GET", path, "" }
+	}
 	// want[route][caller]: the status each caller must get.
 	want := map[string]map[string]int{}
 	admit := func(route string, roles ...string) {
@@ -153,6 +157,10 @@ func TestAPI_RoutesByRole(t *testing.T) {
 	admit("GET /v1/events", string(RoleAuditor))
 	admit("GET /v1/verify", string(RoleAuditor))
 	admit("GET /metrics", string(RoleAuditor))
+	for route := range transparencySamples {
+		admit(route, string(RoleAuditor))
+	}
+	admit("GET /v1/contracts/{id}/bundle", string(RoleRegistrar), string(RoleAuditor))
 	for _, open := range []string{"GET /healthz", "GET /openapi.json"} {
 		want[open] = map[string]int{"none": 200, "unknown": 200, string(RoleRegistrar): 200, string(RoleAuditor): 200, string(RoleStatistician): 200, string(RoleAdmin): 200}
 	}

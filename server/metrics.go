@@ -58,6 +58,9 @@ func newMetrics(s *Server) *metrics {
 	m.registry.MustRegister(m.requests, m.latency, m.commands, m.events, m.command,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&logGauges{s: s})
+	if s.follower != nil {
+		m.registry.MustRegister(followerGauges(s.follower)...)
+	}
 	return m
 }
 

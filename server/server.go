@@ -14,6 +14,7 @@ import (
 	"techledger/ledger"
 	"techledger/projections"
 	"techledger/reports"
+	"techledger/transparency"
 )
 
 // Store is the part of a ledger the server reads. Appends go through the command handler.
@@ -61,10 +62,29 @@ type Config struct {
 	// Tokens are the bearer tokens and their roles. Nil: no authentication, every request
 	// acts as Local (serve then listens on loopback only: see CheckListen).
 	Tokens *Tokens
+	// Follower is set when the server serves a follower's copy of another ledger
+	// (techledger follow): POST /v1/commands then answers 405, and /metrics reports how far
+	// the copy is behind.
+	Follower FollowerStatus
+	// Transparency is the transparency log the checkpoint, proof, tile and bundle routes
+	// answer from (server/transparency.go); nil: they answer 404. PublicProofs opens its
+	// checkpoints, proofs and tiles to anyone.
+	Transparency *transparency.Log
+	PublicProofs bool
 	// Routes are further routes (the web console, reports, proofs), served beside the API's
 	// own with the same authentication, metrics and request log. A pattern may not repeat
 	// one of the API's.
 	Routes []Route
+}
+
+// FollowerStatus says how far a follower's copy is behind its primary (replica.Lag).
+type FollowerStatus interface {
+	// Heads returns the primary's head as last seen and the copy's.
+	Heads() (primary, local ledger.Position)
+	// Records returns how many records the copy is behind.
+	Records() uint64
+	// Checked returns when the primary last answered (zero: never).
+	Checked() time.Time
 }
 
 // Route is one route: an http.ServeMux pattern ("GET /v1/verify"), the capability a caller
@@ -83,11 +103,15 @@ type Server struct {
 	proj        Projections
 	log         *slog.Logger
 	tokens      *Tokens
+	follower    FollowerStatus
 	extra       []Route
 	metrics     *metrics
 	metricsHTTP http.Handler
 	rootHTTP    http.Handler
-	reports     reports.Cache // the report documents at the projections' position (reports.go)
+	// tlog and publicProofs: Config.Transparency and Config.PublicProofs.
+	tlog         *transparency.Log
+	publicProofs bool
+	reports      reports.Cache // the report documents at the projections' position (reports.go)
 }
 
 // New returns a server over cfg.
@@ -96,7 +120,8 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, extra: cfg.Routes}
+	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, follower: cfg.Follower, extra: cfg.Routes,
+		tlog: cfg.Transparency, publicProofs: cfg.PublicProofs}
 	s.metrics = newMetrics(s)
 	s.metricsHTTP = s.metrics.handler(log)
 	s.rootHTTP = s.observe(s.unmatched(s.mux()))
@@ -122,7 +147,7 @@ func (s *Server) Routes() []Route {
 		{"GET /metrics", Audit, s.getMetrics},
 		{"GET /healthz", Open, s.getHealth},
 		{"GET /openapi.json", Open, s.getOpenAPI},
-	}, append(s.reportRoutes(), s.extra...)...)
+	}, append(append(s.reportRoutes(), s.transparencyRoutes()...), s.extra...)...)
 }
 
 // mux returns the routes, each behind its capability, without the request logging and

@@ -156,6 +156,8 @@ var (
 	ErrOutOfRange = errors.New("transparency: out of range")
 	// ErrNoCheckpoint: the log has signed nothing yet.
 	ErrNoCheckpoint = errors.New("transparency: no signed checkpoint yet")
+	// ErrNoSigner: SignNow on a Log opened without a Signer.
+	ErrNoSigner = errors.New("transparency: no signing key")
 	// ErrNotFound: no records for the contract at the signed size.
 	ErrNotFound = errors.New("transparency: contract not found")
 )

@@ -40,10 +40,11 @@ const (
 type Options struct {
 	// Dir holds the tree's hash file and the signed checkpoints (created if needed).
 	Dir string
-	// Signer signs checkpoints (see ParseSignerKey). Nil: the Log keeps the tree and signs
-	// nothing; it then serves no checkpoint and no proof.
+	// Signer signs checkpoints (see ParseSignerKey). Nil: the Log signs nothing.
 	Signer note.Signer
-	// VerifierKey is the Signer's verifier key, used to read back persisted checkpoints.
+	// VerifierKey is the log's verifier key, used to read back persisted checkpoints (the
+	// Signer's, when there is one). Empty (and no Signer): the Log keeps only the tree and
+	// serves no checkpoint and no proof.
 	VerifierKey string
 	// Interval is the least time between two checkpoints (default 1 s).
 	Interval time.Duration
@@ -102,12 +103,12 @@ func Open(ctx context.Context, src Source, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("transparency: %w", err)
 	}
 	l := &Log{src: src, opts: opts}
-	if opts.Signer != nil {
+	if opts.Signer != nil || opts.VerifierKey != "" {
 		v, err := note.NewVerifier(opts.VerifierKey)
 		if err != nil {
 			return nil, fmt.Errorf("transparency: verifier key: %w", err)
 		}
-		if v.Name() != opts.Signer.Name() || v.KeyHash() != opts.Signer.KeyHash() {
+		if opts.Signer != nil && (v.Name() != opts.Signer.Name() || v.KeyHash() != opts.Signer.KeyHash()) {
 			return nil, errors.New("transparency: the verifier key is not the signer's")
 		}
 		if l.cps, err = openCheckpoints(filepath.Join(opts.Dir, CheckpointsFile), v); err != nil {
@@ -253,7 +254,7 @@ func (l *Log) Tree() *Tree { return l.tree }
 
 // Run follows the source, adding each new record to the tree, and (with a Signer) signs a
 // checkpoint at most once per Interval when the tree has grown, and again after
-// ResignInterval when it has not (the root is recomputed from the stored hashes and must
+// ResignInterval when it has not (an empty log waits for its first record; the root is recomputed from the stored hashes and must
 // still be the one signed, so a damaged hash file is noticed; Ed25519 signatures are
 // deterministic, so the note is the same and is not stored twice). Run returns when ctx is
 // done (nil) or on the first error.
@@ -262,7 +263,7 @@ func (l *Log) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { errc <- l.follow(ctx) }()
-	if l.cps == nil {
+	if l.opts.Signer == nil {
 		err := <-errc
 		if ctx.Err() != nil {
 			return nil
@@ -281,7 +282,7 @@ func (l *Log) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if _, err := l.SignNow(); err != nil {
+			if _, err := l.SignNow(); err != nil && !errors.Is(err, ErrNoCheckpoint) {
 				l.opts.Logger.Error("transparency: signing stopped", "err", err)
 				return err
 			}
@@ -314,8 +315,8 @@ func (l *Log) follow(ctx context.Context) error {
 // checkpoint. Before signing it makes the tree's hashes durable and checks that the tree
 // still has the root last signed, so two inconsistent checkpoints are never signed.
 func (l *Log) SignNow() (Checkpoint, error) {
-	if l.cps == nil {
-		return Checkpoint{}, ErrNoCheckpoint
+	if l.opts.Signer == nil {
+		return Checkpoint{}, ErrNoSigner
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"techledger/ledger"
 	"techledger/ledger/filestore"
+	"techledger/ledger/jetstream"
 	"techledger/ledger/memstore"
 	"techledger/transparency"
 )
@@ -73,6 +75,22 @@ func TestLog_FollowsAndSigns(t *testing.T) {
 	require.Equal(t, msg1, at)
 	_, err = l.CheckpointAt(13)
 	require.ErrorIs(t, err, transparency.ErrNotSigned)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// TestLog_RunFromEmpty: a Log started over an empty store signs its first checkpoint once
+// the first records arrive.
+func TestLog_RunFromEmpty(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := memstore.New()
+	l := openLog(t, s, t.TempDir())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	time.Sleep(30 * time.Millisecond) // a few ticks with nothing to sign
+	fill(t, s, 2, 1)
+	require.Eventually(t, func() bool { cp, _, _ := l.Latest(); return cp.Size == 2 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 }
@@ -262,3 +280,9 @@ func (c tileClient) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 func (tileClient) SaveTiles([]tlog.Tile, [][]byte) {}
+
+type memstoreTailJS struct{ *jetstream.Store }
+
+func (m memstoreTailJS) Append(ctx context.Context, stream string, _ ledger.Expected, events ...ledger.Event) (ledger.AppendResult, error) {
+	return m.Store.Append(ctx, stream+"-more", ledger.Any, events...)
+}

@@ -46,10 +46,10 @@ type Tree struct {
 	mu      sync.RWMutex
 	f       *os.File
 	path    string
-	n       int64       // records in the tree
-	written int64       // hashes in the file
-	tail    []tlog.Hash // hashes [written, written+len(tail))
-	synced  int64       // records whose hashes are durable (see Sync)
+	n       int64  // records in the tree
+	written int64  // hashes in the file
+	tail    []byte // hashes [written, written+len(tail)/hashSize), as written to the file
+	synced  int64  // records whose hashes are durable (see Sync)
 	// edge holds, for each level, the stored index and hash of the last node completed
 	// at that level: the only old hashes Append needs, so it never reads the file.
 	edge [64]edgeHash
@@ -184,15 +184,15 @@ func (t *Tree) Append(chains ...ledger.Hash) error {
 			if err != nil {
 				return fmt.Errorf("tree: hashes of record %d: %w", t.n+1, err)
 			}
-			t.tail = append(t.tail, h)
+			t.tail = append(t.tail, h[:]...)
 			t.edge[level] = edgeHash{index: tlog.StoredHashIndex(level, t.n>>level) + 1, hash: h}
 			h = tlog.NodeHash(left, h)
 		}
-		t.tail = append(t.tail, h)
+		t.tail = append(t.tail, h[:]...)
 		t.edge[level] = edgeHash{index: tlog.StoredHashIndex(level, t.n>>level) + 1, hash: h}
 		t.n++
 	}
-	if len(t.tail) >= tailHashesMax {
+	if len(t.tail) >= tailHashesMax*hashSize {
 		return t.writeTail()
 	}
 	return nil
@@ -203,15 +203,11 @@ func (t *Tree) writeTail() error {
 	if len(t.tail) == 0 {
 		return nil
 	}
-	buf := make([]byte, 0, len(t.tail)*hashSize)
-	for _, h := range t.tail {
-		buf = append(buf, h[:]...)
-	}
-	if _, err := t.f.WriteAt(buf, (t.written+1)*hashSize); err != nil {
+	if _, err := t.f.WriteAt(t.tail, (t.written+1)*hashSize); err != nil {
 		t.err = fmt.Errorf("write tree hashes %s: %w", t.path, err)
 		return t.err
 	}
-	t.written += int64(len(t.tail))
+	t.written += int64(len(t.tail) / hashSize)
 	t.tail = t.tail[:0]
 	return nil
 }
@@ -335,10 +331,10 @@ func (r treeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	var buf [hashSize]byte
 	for k, i := range indexes {
 		switch {
-		case i < 0 || i >= t.written+int64(len(t.tail)):
+		case i < 0 || i >= t.written+int64(len(t.tail)/hashSize):
 			return nil, fmt.Errorf("tree: stored hash %d: %w", i, ErrOutOfRange)
 		case i >= t.written:
-			out[k] = t.tail[i-t.written]
+			copy(out[k][:], t.tail[(i-t.written)*hashSize:])
 		case t.hasEdge(i):
 			out[k] = t.edgeHash(i)
 		default:

@@ -32,7 +32,7 @@ func historyFlags(fs *pflag.FlagSet) action {
 			fmt.Fprintf(stderr, "techledger history: %v\n", err)
 			return exitUsage
 		}
-		s, code := openStore(ctx, data, stderr)
+		s, code := openStoreRead(ctx, data, stderr)
 		if s == nil {
 			return code
 		}
@@ -98,7 +98,7 @@ func verifyFlags(fs *pflag.FlagSet) action {
 			}
 			return exitRejected
 		}
-		s, err := openStoreErr(ctx, data, stderr)
+		s, err := openStoreMode(ctx, data, true, stderr)
 		var ce *ledger.CorruptionError
 		if errors.As(err, &ce) {
 			return failed(ce)

@@ -75,7 +75,7 @@ func exportFlags(fs *pflag.FlagSet) action {
 			fmt.Fprintf(stderr, "techledger export: to: %d is before from (%d)\n", to, from)
 			return exitUsage
 		}
-		s, code := openStore(ctx, data, stderr)
+		s, code := openStoreRead(ctx, data, stderr)
 		if s == nil {
 			return code
 		}

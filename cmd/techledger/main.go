@@ -46,7 +46,7 @@ type verb struct {
 	usage   string // the usage line after "techledger ", flags included
 	summary string // one line in the list of verbs
 	help    string // the --help text
-	nargs   int    // how many positional arguments the verb takes
+	nargs   int    // how many positional arguments the verb takes (-n: at most n)
 	// flags declares the verb's flags on fs and returns what the verb does once they are
 	// parsed. It is called afresh for every run, so the flags' variables belong to one run.
 	flags func(fs *pflag.FlagSet) action
@@ -130,6 +130,9 @@ func (v verb) command(code *int, stdout, stderr io.Writer) *cobra.Command {
 		Short: v.summary,
 		Long:  v.help,
 		Args:  cobra.ExactArgs(v.nargs),
+	}
+	if v.nargs < 0 {
+		cmd.Args = cobra.MaximumNArgs(-v.nargs)
 	}
 	act := v.flags(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

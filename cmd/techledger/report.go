@@ -21,10 +21,11 @@ import (
 	"techledger/server"
 )
 
-// runReport opens the store and a Runner over it, and calls fn with the Runner caught up.
-// It keeps the snapshot current so that the next run starts fast.
+// runReport opens the store read-only and a Runner over it, and calls fn with the Runner
+// caught up. It starts from the snapshot if one matches, and writes none: the directory
+// may be another process's (serve keeps the snapshot current; see docs/operations.md).
 func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projections.Options, stderr io.Writer, fn func(*projections.Runner) int) int {
-	s, code := openStore(ctx, data, stderr)
+	s, code := openStoreRead(ctx, data, stderr)
 	if s == nil {
 		return code
 	}
@@ -35,9 +36,9 @@ func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projecti
 	bar := newProgress(stderr, "replay", "events", int64(head)) // drawn only if catching up takes a while
 	r := projections.NewRunner(s, projections.RunnerOptions{
 		Options:     opts,
-		SnapshotDir: proj.snapshotDir(data),
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Progress:    func(p ledger.Position) { bar.set(int64(p), "") },
+		SnapshotDir: proj.snapshotDir(data), SnapshotReadOnly: true,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Progress: func(p ledger.Position) { bar.set(int64(p), "") },
 	})
 	if err := r.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "techledger: %v\n", err)
@@ -47,9 +48,6 @@ func runReport(ctx context.Context, data storeFlag, proj projFlag, opts projecti
 		bar.done(int64(r.Position()), "")
 	}
 	code = fn(r)
-	if err := r.Snapshot(); err != nil {
-		fmt.Fprintf(stderr, "techledger: warning: %v\n", err)
-	}
 	return code
 }
 
@@ -158,15 +156,17 @@ func rewardsFlags(fs *pflag.FlagSet) action {
 }
 
 func init() {
-	addVerb(verb{name: "replay", usage: "replay [--data DIR]", summary: "rebuild the projections from the whole log and write a snapshot", nargs: 0, flags: replayFlags,
-		help: "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took."})
+	addVerb(verb{name: "replay", usage: "replay [--data DIR] [--dry-run]", summary: "rebuild the projections from the whole log and write a snapshot (--dry-run: write nothing)", nargs: 0, flags: replayFlags,
+		help: "Rebuilds the projections from the whole log, ignoring any snapshot, writes a new\nsnapshot, and prints how long it took. With --dry-run it writes nothing and opens the\nstore read-only, so it also runs while serve owns the directory."})
 }
 
 func replayFlags(fs *pflag.FlagSet) action {
 	var data storeFlag
 	var proj projFlag
+	var dryRun bool
 	data.register(fs)
 	proj.register(fs)
+	fs.BoolVar(&dryRun, "dry-run", false, "replay without writing a snapshot (the store opened read-only)")
 	return func(ctx context.Context, c *call) int {
 		stdout, stderr := c.stdout, c.stderr
 		opts, err := proj.options()
@@ -175,7 +175,11 @@ func replayFlags(fs *pflag.FlagSet) action {
 			c.usage()
 			return exitUsage
 		}
-		s, code := openStore(ctx, data, stderr)
+		open := openStore
+		if dryRun {
+			open = openStoreRead
+		}
+		s, code := open(ctx, data, stderr)
 		if s == nil {
 			return code
 		}
@@ -183,7 +187,8 @@ func replayFlags(fs *pflag.FlagSet) action {
 		head, _ := s.Head(ctx)
 		bar := newProgress(stderr, "replay", "events", int64(head))
 		r := projections.NewRunner(s, projections.RunnerOptions{
-			Options: opts, SnapshotDir: proj.snapshotDir(data), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Options: opts, SnapshotDir: proj.snapshotDir(data), SnapshotReadOnly: dryRun,
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Progress: func(p ledger.Position) { bar.set(int64(p), "") },
 		})
 		start := time.Now()
@@ -203,7 +208,9 @@ func replayFlags(fs *pflag.FlagSet) action {
 			return nil
 		})
 		snap := "no snapshot written (give --snapshots DIR)"
-		if d := proj.snapshotDir(data); d != "" {
+		if d := proj.snapshotDir(data); dryRun {
+			snap = "no snapshot written (--dry-run)"
+		} else if d != "" {
 			snap = "snapshot written to " + d
 		}
 		fmt.Fprintf(stdout, "replayed %d events (%d contracts) in %s: %.0f events/s; %s\n",

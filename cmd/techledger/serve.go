@@ -40,6 +40,8 @@ func serveFlags(fs *pflag.FlagSet) action {
 	fs.StringVar(&logLevel, "log-level", "info", "least level logged: debug, info (one line per request), warn or error")
 	var pf projFlag
 	pf.register(fs)
+	var tf tlogFlag
+	tf.register(fs, true)
 	fs.StringVar(&feed, "feed", "", "relay committed events to this NATS server (nats://host:port), subjects techledger.events.<type>")
 	fs.BoolVar(&demo, "demo", false, "load the sample data (internal/sample, 2,000 contracts) first; without --data, into a fresh temporary store removed on exit")
 	return func(ctx context.Context, c *call) int {
@@ -134,7 +136,35 @@ func serveFlags(fs *pflag.FlagSet) action {
 			}()
 			logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
 		}
-		srv := server.New(server.Config{Store: s, Commands: commands.NewHandler(s), Projections: proj, Logger: logger, Tokens: tokens})
+		cmdHandler := commands.NewHandler(s) // the API's and the console's: one handler, one index of command_ids
+		if err := warmHandler(ctx, cmdHandler, pf.snapshotDir(data), logger); err != nil {
+			fmt.Fprintf(stderr, "techledger: %v\n", err)
+			return exitFailure
+		}
+		if dir := pf.snapshotDir(data); dir != "" {
+			defer keepCommandIndex(ctx, cmdHandler, dir, logger)()
+		}
+		cfg := server.Config{Store: s, Commands: cmdHandler, Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public}
+		if tf.signingKey != "" {
+			l, vkey, err := tf.openSigning(ctx, s, data, logger)
+			if err != nil {
+				fmt.Fprintf(stderr, "techledger: transparency log: %v\n", err)
+				return exitFailure
+			}
+			defer l.Close()
+			runCtx, stopLog := context.WithCancel(ctx)
+			logDone := make(chan struct{})
+			defer func() { stopLog(); <-logDone }()
+			go func() {
+				defer close(logDone)
+				if err := l.Run(runCtx); err != nil {
+					logger.Error("transparency log stopped", "err", err)
+				}
+			}()
+			cfg.Transparency = l
+			logger.Info("transparency log", "records", l.Size(), "verifier_key", vkey, "public_proofs", tf.public)
+		}
+		srv := server.New(cfg)
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
@@ -152,8 +182,14 @@ func serveFlags(fs *pflag.FlagSet) action {
 		default:
 			logger.Info("bearer tokens required", "tokens", tokens.Len())
 		}
-		logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "store", data.String())
-		if err := server.Serve(ctx, ln, srv.Handler(), logger, server.ShutdownGrace); err != nil {
+		handler, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger: console: %v\n", err)
+			return exitFailure
+		}
+		defer snapshotSearch()
+		logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "console", scheme+"://"+ln.Addr().String()+"/", "store", data.String())
+		if err := server.Serve(ctx, ln, handler, logger, server.ShutdownGrace); err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
 			return exitFailure
 		}

@@ -72,10 +72,30 @@ func openStore(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store
 }
 
 func openStoreErr(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store, error) {
+	return openStoreMode(ctx, f, false, stderr)
+}
+
+// openStoreRead opens the store for a verb that only reads: the embedded store read-only
+// (filestore.OpenReadOnly), so that it works while serve owns the directory
+// (docs/operations.md, "Reading a live store").
+func openStoreRead(ctx context.Context, f storeFlag, stderr io.Writer) (ledger.Store, int) {
+	s, err := openStoreMode(ctx, f, true, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "techledger: %v\n", err)
+		return nil, exitFailure
+	}
+	return s, 0
+}
+
+func openStoreMode(ctx context.Context, f storeFlag, readOnly bool, stderr io.Writer) (ledger.Store, error) {
 	if dir := f.fileDir(); dir != "" {
 		// The filestore logs what it does not return as an error (an index checkpoint
 		// ignored): on the verb's stderr, beside its other messages.
-		return filestore.Open(dir, filestore.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+		opts := filestore.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+		if readOnly {
+			return filestore.OpenReadOnly(dir, opts)
+		}
+		return filestore.Open(dir, opts)
 	}
 	switch {
 	case strings.HasPrefix(f.url, "nats://"), strings.HasPrefix(f.url, "tls://"):

@@ -216,6 +216,13 @@ func pullPage(ctx context.Context, p Primary, t Target, from ledger.Position) (i
 		if err := t.AppendRecords(ctx, recs[:n]); err != nil {
 			var ce *ledger.CorruptionError
 			if errors.As(err, &ce) {
+				// Keep what chains before the refused record: the call is atomic, so
+				// append that part again on its own.
+				if k := int(ce.Position - recs[0].Position); k > 0 && k < n {
+					if err := t.AppendRecords(ctx, recs[:k]); err != nil {
+						return 0, fmt.Errorf("replica: append records before position %d: %w", ce.Position, err)
+					}
+				}
 				return 0, &RefusedError{Position: ce.Position, Err: err}
 			}
 			return 0, fmt.Errorf("replica: append records from position %d: %w", recs[0].Position, err)

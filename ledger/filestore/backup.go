@@ -289,3 +289,26 @@ func writeFileSync(name string, b []byte) error {
 	}
 	return syncDir(filepath.Dir(name))
 }
+
+// Size returns the bytes of the log's segment files up to the head.
+func (s *Store) Size() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var n int64
+	for i := range s.segs {
+		if last := segLast(s, i); last > 0 {
+			l := s.locs[last-1]
+			n += l.off + int64(l.n)
+		} else {
+			n += headerBytes
+		}
+	}
+	return n
+}
+
+// Segments returns how many segment files the log has.
+func (s *Store) Segments() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.segs)
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"techledger/commands"
+	"techledger/ledger"
+)
+
+// commandIndexFile is the file, beside the projections' snapshot, holding the command
+// handler's saved index (commands.Handler.SaveIndex), so that serve does not read the
+// whole log on its first command after a restart.
+const commandIndexFile = "commands.idx"
+
+// commandIndexSaveEvery is how often serve saves the command index, if it moved on by at
+// least commandIndexSaveRecordsMin records: what a restart after a crash reads again.
+const (
+	commandIndexSaveEvery      = 5 * time.Minute
+	commandIndexSaveRecordsMin = 100_000
+)
+
+// warmHandler loads the command index saved in dir (if any, and if it matches the log),
+// then catches up with the log, so that the first command is answered at once. It logs
+// what it did and how long it took.
+func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *slog.Logger) error {
+	start := time.Now()
+	if dir != "" {
+		f, err := os.Open(filepath.Join(dir, commandIndexFile))
+		switch {
+		case err == nil:
+			pos, err := h.LoadIndex(ctx, f)
+			f.Close()
+			if err != nil {
+				logger.Warn("command index ignored, reading the log", "reason", err.Error())
+			} else {
+				logger.Info("command index loaded", "position", pos, "took", time.Since(start).Round(time.Millisecond))
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			logger.Warn("command index not readable, reading the log", "err", err.Error())
+		}
+	}
+	from := h.IndexPosition()
+	if err := h.CatchUp(ctx); err != nil {
+		return fmt.Errorf("command index: %w", err)
+	}
+	logger.Info("command index caught up", "from", from, "to", h.IndexPosition(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// saveCommandIndex writes the handler's index to dir through a synced temporary file.
+func saveCommandIndex(ctx context.Context, h *commands.Handler, dir string) (ledger.Position, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	name := filepath.Join(dir, commandIndexFile)
+	f, err := os.Create(name + ".tmp")
+	if err != nil {
+		return 0, err
+	}
+	pos, err := h.SaveIndex(ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && pos > 0 {
+		err = os.Rename(name+".tmp", name)
+	}
+	if err != nil || pos == 0 {
+		os.Remove(name + ".tmp")
+	}
+	return pos, err
+}
+
+// keepCommandIndex saves the index every commandIndexSaveEvery while it moves on, until
+// ctx is done, and once more then.
+func keepCommandIndex(ctx context.Context, h *commands.Handler, dir string, logger *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	save := func() {
+		start := time.Now()
+		pos, err := saveCommandIndex(context.Background(), h, dir)
+		if err != nil {
+			logger.Warn("command index not saved", "err", err.Error())
+			return
+		}
+		logger.Info("command index saved", "position", pos, "took", time.Since(start).Round(time.Millisecond))
+	}
+	go func() {
+		defer close(stopped)
+		saved := h.IndexPosition()
+		t := time.NewTicker(commandIndexSaveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				save()
+				return
+			case <-t.C:
+				if p := h.IndexPosition(); p >= saved+commandIndexSaveRecordsMin {
+					save()
+					saved = p
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
