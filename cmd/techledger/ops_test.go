@@ -45,7 +45,7 @@ func eventsPage(tb testing.TB, url string, from, limit uint64) []string {
 // stream ends, and returns how many commands were acknowledged so far.
 func loadServe(tb testing.TB, url string, stop <-chan struct{}) (acked *atomic.Int64, wait func()) {
 	tb.Helper()
-	queues := blackboxQueues(tb, 4)
+	queues := blackboxQueues(tb, 4, blackboxContractsMin)
 	client := &http.Client{Timeout: 10 * time.Second}
 	acked = &atomic.Int64{}
 	var wg sync.WaitGroup
