@@ -2,37 +2,17 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"iter"
-	"time"
 
 	"techledger/ledger"
 )
 
 // RecordView is a record as the API and the CLI show it (GET /v1/events, a contract's
-// history, techledger export): the envelope, the metadata, the data as stored and the hash
-// link.
-type RecordView struct {
-	Position      ledger.Position `json:"position"`
-	Stream        string          `json:"stream"`
-	Version       ledger.Version  `json:"version"`
-	ID            string          `json:"id"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-	Type          string          `json:"type"`
-	SchemaVersion uint16          `json:"schema_version"`
-	Metadata      ledger.Metadata `json:"metadata"`
-	Data          json.RawMessage `json:"data"`
-	PrevHash      ledger.Hash     `json:"prev_hash"`
-	Hash          ledger.Hash     `json:"hash"`
-}
+// history, techledger export); the shape is ledger's, so that a follower reads it back.
+type RecordView = ledger.RecordView
 
 // ViewOf returns the view of r.
-func ViewOf(r ledger.Record) RecordView {
-	return RecordView{
-		Position: r.Position, Stream: r.Stream, Version: r.Version, ID: r.ID.String(), RecordedAt: r.RecordedAt,
-		Type: r.Type, SchemaVersion: r.SchemaVersion, Metadata: r.Metadata, Data: r.Data, PrevHash: r.PrevHash, Hash: r.Hash,
-	}
-}
+func ViewOf(r ledger.Record) RecordView { return ledger.ViewOf(r) }
 
 // StreamReader reads one stream of a ledger (any ledger.Store).
 type StreamReader interface {

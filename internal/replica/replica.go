@@ -24,8 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"techledger/ledger"
 )
 
@@ -150,35 +148,12 @@ func (p Primary) get(ctx context.Context, path string) (*http.Response, error) {
 	return resp, nil
 }
 
-// wireRecord is a record as GET /v1/events sends it.
-type wireRecord struct {
-	Position      ledger.Position `json:"position"`
-	Stream        string          `json:"stream"`
-	Version       ledger.Version  `json:"version"`
-	ID            string          `json:"id"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-	Type          string          `json:"type"`
-	SchemaVersion uint16          `json:"schema_version"`
-	Metadata      ledger.Metadata `json:"metadata"`
-	Data          json.RawMessage `json:"data"`
-	PrevHash      ledger.Hash     `json:"prev_hash"`
-	Hash          ledger.Hash     `json:"hash"`
-}
-
 func decodeRecord(line []byte) (ledger.Record, error) {
-	var w wireRecord
-	if err := json.Unmarshal(line, &w); err != nil {
+	var v ledger.RecordView
+	if err := json.Unmarshal(line, &v); err != nil {
 		return ledger.Record{}, fmt.Errorf("decode: %w", err)
 	}
-	id, err := uuid.Parse(w.ID)
-	if err != nil {
-		return ledger.Record{}, fmt.Errorf("id: %w", err)
-	}
-	return ledger.Record{
-		ID: id, Stream: w.Stream, Version: w.Version, Position: w.Position, Type: w.Type,
-		SchemaVersion: w.SchemaVersion, RecordedAt: w.RecordedAt.UTC(), Data: append(json.RawMessage(nil), w.Data...),
-		Metadata: w.Metadata, PrevHash: w.PrevHash, Hash: w.Hash,
-	}, nil
+	return v.Record()
 }
 
 // Pull copies into t every record of the primary past t's head, up to the primary's head
