@@ -52,13 +52,11 @@ type Runner struct {
 	log  Log
 	opts RunnerOptions
 
-	mu  sync.RWMutex
-	st  *State
-	err error // why following stopped (nil while it runs)
+	follower // mu guards st; err says why following stopped
+	st       *State
 
-	snapMu    sync.Mutex      // one snapshot written at a time
-	snapPos   ledger.Position // position of the snapshot on disk (written or loaded)
-	sinceSnap int
+	snapMu  sync.Mutex      // one snapshot written at a time
+	snapPos ledger.Position // position of the snapshot on disk (written or loaded)
 }
 
 // NewRunner returns a Runner over log. Call Start before querying it.
@@ -96,26 +94,44 @@ func (r *Runner) Start(ctx context.Context) error {
 
 // follow applies new records as they are appended.
 func (r *Runner) follow(ctx context.Context, from ledger.Position) {
-	for rec, err := range r.log.Subscribe(ctx, from+1) {
+	r.follower.run(ctx, r.log, from, func(rec *ledger.Record) error { return r.st.Apply(rec) },
+		r.opts.SnapshotEvery, r.Snapshot, r.opts.Logger, "projections")
+}
+
+// follower is what Runner and SearchRunner share once they have caught up with the log:
+// the lock over their read model, the error that stopped them, and the loop that follows.
+type follower struct {
+	mu        sync.RWMutex
+	err       error // why following stopped (nil while it runs)
+	sinceSnap int
+}
+
+// run applies each record after from, under the write lock, until ctx is done or a record
+// cannot be read or applied (then err says why and what is logged); every `every` records
+// it calls snapshot, and a failed snapshot is only logged. what names the read model in
+// the log.
+func (f *follower) run(ctx context.Context, log Log, from ledger.Position, apply func(*ledger.Record) error,
+	every int, snapshot func() error, logger *slog.Logger, what string) {
+	for rec, err := range log.Subscribe(ctx, from+1) {
 		if err == nil {
-			r.mu.Lock()
-			err = r.st.Apply(&rec)
-			r.mu.Unlock()
+			f.mu.Lock()
+			err = apply(&rec)
+			f.mu.Unlock()
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			r.mu.Lock()
-			r.err = err
-			r.mu.Unlock()
-			r.opts.Logger.Error("projections stopped following the log", "err", err)
+			f.mu.Lock()
+			f.err = err
+			f.mu.Unlock()
+			logger.Error(what+" stopped following the log", "err", err)
 			return
 		}
-		if r.sinceSnap++; r.sinceSnap >= r.opts.SnapshotEvery {
-			r.sinceSnap = 0
-			if err := r.Snapshot(); err != nil {
-				r.opts.Logger.Warn("projections snapshot failed", "err", err)
+		if f.sinceSnap++; f.sinceSnap >= every {
+			f.sinceSnap = 0
+			if err := snapshot(); err != nil {
+				logger.Warn(what+" snapshot failed", "err", err)
 			}
 		}
 	}

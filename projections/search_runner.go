@@ -35,13 +35,11 @@ type SearchRunner struct {
 	log  Log
 	opts SearchRunnerOptions
 
-	mu  sync.RWMutex
-	s   *Search
-	err error // why following stopped (nil while it runs)
+	follower // mu guards s; err says why following stopped
+	s        *Search
 
-	snapMu    sync.Mutex
-	snapPos   ledger.Position
-	sinceSnap int
+	snapMu  sync.Mutex
+	snapPos ledger.Position
 }
 
 // NewSearchRunner returns a SearchRunner over log. Call Start before querying it.
@@ -92,29 +90,8 @@ func (r *SearchRunner) Start(ctx context.Context) error {
 }
 
 func (r *SearchRunner) follow(ctx context.Context, from ledger.Position) {
-	for rec, err := range r.log.Subscribe(ctx, from+1) {
-		if err == nil {
-			r.mu.Lock()
-			err = r.s.Apply(&rec)
-			r.mu.Unlock()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.mu.Lock()
-			r.err = err
-			r.mu.Unlock()
-			r.opts.Logger.Error("search stopped following the log", "err", err)
-			return
-		}
-		if r.sinceSnap++; r.sinceSnap >= r.opts.SnapshotEvery {
-			r.sinceSnap = 0
-			if err := r.Snapshot(); err != nil {
-				r.opts.Logger.Warn("search snapshot failed", "err", err)
-			}
-		}
-	}
+	r.follower.run(ctx, r.log, from, func(rec *ledger.Record) error { return r.s.Apply(rec) },
+		r.opts.SnapshotEvery, r.Snapshot, r.opts.Logger, "search")
 }
 
 // Find answers q on the live Search (see Search.Find). It returns the error that stopped
