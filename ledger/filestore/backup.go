@@ -60,12 +60,13 @@ func Backup(ctx context.Context, srcDir, to string, opts Options) (BackupReport,
 
 func backupFrom(ctx context.Context, src *Store, to string, opts Options) (BackupReport, error) {
 	head, headHash := src.committed, src.lastHash
-	if err := os.MkdirAll(to, 0o755); err != nil {
+	fsys := fsOf(opts)
+	if err := fsys.MkdirAll(to, 0o755); err != nil {
 		return BackupReport{}, err
 	}
 	// What the backup already holds, and that it is a prefix of the source.
 	have := map[string]int64{} // segment name -> bytes of whole frames
-	if segs, err := listSegments(to); err != nil {
+	if segs, err := listSegments(fsys, to); err != nil {
 		return BackupReport{}, err
 	} else if len(segs) > 0 {
 		old, err := OpenReadOnly(to, opts)
@@ -107,7 +108,7 @@ func backupFrom(ctx context.Context, src *Store, to string, opts Options) (Backu
 			l := src.locs[last-1]
 			end = l.off + int64(l.n)
 		}
-		n, err := copySegment(ctx, seg, filepath.Join(to, seg.name), have[seg.name], end)
+		n, err := copySegment(ctx, fsys, seg, filepath.Join(to, seg.name), have[seg.name], end)
 		if err != nil {
 			return BackupReport{}, err
 		}
@@ -116,10 +117,10 @@ func backupFrom(ctx context.Context, src *Store, to string, opts Options) (Backu
 	}
 	// Remove an index checkpoint of the old backup before checking: Open would use it
 	// and then not read the copied segments it covers.
-	if err := os.Remove(filepath.Join(to, checkpointName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := fsys.Remove(filepath.Join(to, checkpointName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return BackupReport{}, err
 	}
-	if err := syncDir(to); err != nil {
+	if err := fsys.SyncDir(to); err != nil {
 		return BackupReport{}, err
 	}
 	rep, err := verifyCopy(ctx, to, head, headHash, opts)
@@ -128,7 +129,7 @@ func backupFrom(ctx context.Context, src *Store, to string, opts Options) (Backu
 	}
 	rep.Copied, rep.Segments, rep.TakenAt = copied, nsegs, opts.Now().UTC()
 	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := writeFileSync(filepath.Join(to, backupManifest), append(b, '\n')); err != nil {
+	if err := writeFileSync(fsys, filepath.Join(to, backupManifest), append(b, '\n')); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -149,14 +150,14 @@ func segLast(s *Store, i int) ledger.Position {
 
 // copySegment makes dst hold the first end bytes of seg, of which it holds the first have
 // already (0: none, dst absent or to be replaced). It returns the bytes copied.
-func copySegment(ctx context.Context, seg segment, dst string, have, end int64) (int64, error) {
+func copySegment(ctx context.Context, fsys FS, seg segment, dst string, have, end int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	if have == end {
 		// Whole frames only: a torn tail an interrupted copy left is cut.
-		if fi, err := os.Stat(dst); err == nil && fi.Size() != end {
-			if err := os.Truncate(dst, end); err != nil {
+		if fi, err := fsys.Stat(dst); err == nil && fi.Size() != end {
+			if err := truncateFile(fsys, dst, end); err != nil {
 				return 0, fmt.Errorf("truncate %s: %w", dst, err)
 			}
 		}
@@ -165,14 +166,14 @@ func copySegment(ctx context.Context, seg segment, dst string, have, end int64) 
 	if have > end {
 		return 0, fmt.Errorf("segment %s: the backup holds %d bytes, the source %d", seg.name, have, end)
 	}
-	var f *os.File
+	var f File
 	var err error
 	tmp := ""
 	if have == 0 {
 		tmp = dst + ".tmp"
-		f, err = os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		f, err = fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	} else {
-		f, err = os.OpenFile(dst, os.O_WRONLY, 0)
+		f, err = fsys.OpenFile(dst, os.O_WRONLY, 0)
 		if err == nil {
 			err = f.Truncate(have)
 		}
@@ -197,11 +198,11 @@ func copySegment(ctx context.Context, seg segment, dst string, have, end int64) 
 		err = cerr
 	}
 	if err == nil && tmp != "" {
-		err = os.Rename(tmp, dst)
+		err = fsys.Rename(tmp, dst)
 	}
 	if err != nil {
 		if tmp != "" {
-			os.Remove(tmp)
+			fsys.Remove(tmp)
 		}
 		return 0, fmt.Errorf("copy segment %s: %w", seg.name, err)
 	}
@@ -245,7 +246,8 @@ func Restore(ctx context.Context, from, dir string, opts Options) (BackupReport,
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+	fsys := fsOf(opts)
+	if entries, err := fsys.ReadDir(dir); err == nil && len(entries) > 0 {
 		return BackupReport{}, fmt.Errorf("restore: %s is not empty (%d entries): restore only into a new or empty directory", dir, len(entries))
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return BackupReport{}, fmt.Errorf("restore: %w", err)
@@ -260,16 +262,16 @@ func Restore(ctx context.Context, from, dir string, opts Options) (BackupReport,
 		return rep, fmt.Errorf("restore from %s: %w", from, err)
 	}
 	// The manifest belongs to backups, not to a data directory.
-	if err := os.Remove(filepath.Join(dir, backupManifest)); err != nil {
+	if err := fsys.Remove(filepath.Join(dir, backupManifest)); err != nil {
 		return rep, fmt.Errorf("restore: %w", err)
 	}
 	return rep, nil
 }
 
 // writeFileSync writes b to name through a synced temporary file renamed into place.
-func writeFileSync(name string, b []byte) error {
+func writeFileSync(fsys FS, name string, b []byte) error {
 	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -281,13 +283,13 @@ func writeFileSync(name string, b []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, name)
+		err = fsys.Rename(tmp, name)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return fmt.Errorf("write %s: %w", filepath.Base(name), err)
 	}
-	return syncDir(filepath.Dir(name))
+	return fsys.SyncDir(filepath.Dir(name))
 }
 
 // Size returns the bytes of the log's segment files up to the head.

@@ -36,13 +36,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,6 +73,8 @@ type Options struct {
 	// records, or a third of the log, plus a segment, at a cost while appending of about
 	// three index writes per log size.
 	CheckpointRecords int
+	// FS is the file system the store works on (default: the operating system's, OSFS).
+	FS FS
 }
 
 const (
@@ -85,7 +88,7 @@ type segment struct {
 	name  string
 	path  string
 	first ledger.Position
-	rf    *os.File // read handle, shared by readers (ReadAt is safe for concurrent use)
+	rf    File // read handle, shared by readers (ReadAt is safe for concurrent use)
 }
 
 // loc says where a record's encoding is: segment index, offset, length.
@@ -99,9 +102,10 @@ type loc struct {
 type Store struct {
 	dir      string
 	opts     Options
-	lock     *os.File // nil for a read-only store
-	readOnly bool     // opened with OpenReadOnly: appends fail, nothing is written
-	roClosed bool     // a read-only store was closed (under decideMu)
+	fs       FS
+	lock     io.Closer // nil for a read-only store
+	readOnly bool      // opened with OpenReadOnly: appends fail, nothing is written
+	roClosed bool      // a read-only store was closed (under decideMu)
 
 	stopped chan struct{} // closed when the syncer goroutine has exited
 	kick    chan struct{} // capacity 1: "something was decided"
@@ -139,7 +143,7 @@ type Store struct {
 	ckptPos atomic.Uint64 // position the last checkpoint read or written covers
 	ckptHas atomic.Bool   // a checkpoint was read or written
 
-	active *os.File // the segment being written; the syncer's after Open
+	active File // the segment being written; the syncer's after Open
 }
 
 // chunk is a unit of work for the syncer: a frame to write (frames[off:end] of the queue
@@ -148,7 +152,7 @@ type Store struct {
 type chunk struct {
 	off, end int
 	last     ledger.Position
-	roll     *os.File
+	roll     File
 	seg      int // with roll: the index of the segment started
 }
 
@@ -175,15 +179,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CheckpointRecords == 0 {
 		opts.CheckpointRecords = checkpointRecordsDefault
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsys := fsOf(opts)
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filestore: create %s: %w", dir, err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := lockDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
-		dir: dir, opts: opts, lock: lock,
+		dir: dir, opts: opts, fs: fsys, lock: lock,
 		stopped: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		index:   newIndex(),
@@ -197,38 +202,38 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("filestore: open lock file: %w", err)
+func lockDir(fsys FS, dir string) (io.Closer, error) {
+	l, err := fsys.Lock(filepath.Join(dir, lockName))
+	if errors.Is(err, ledger.ErrLocked) {
+		return nil, fmt.Errorf("filestore: %s: %w", dir, ledger.ErrLocked)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("filestore: %s: %w", dir, ledger.ErrLocked)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("filestore: lock %s: %w", dir, err)
 	}
-	return f, nil
+	return l, nil
 }
 
 // recover builds the index — from the checkpoint and the part of the log after it, or
 // from the whole log — and truncates a torn tail.
 func (s *Store) recover() error {
-	for _, pat := range []string{"*" + segmentExt + ".tmp", checkpointName + ".tmp"} {
-		tmps, _ := filepath.Glob(filepath.Join(s.dir, pat))
-		for _, t := range tmps { // a file whose creation did not finish holds nothing
-			if err := os.Remove(t); err != nil {
+	entries, err := s.fs.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", s.dir, err)
+	}
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, segmentExt+".tmp") || name == checkpointName+".tmp" {
+			// A file whose creation did not finish holds nothing.
+			if err := s.fs.Remove(filepath.Join(s.dir, name)); err != nil {
 				return fmt.Errorf("remove unfinished file: %w", err)
 			}
 		}
 	}
-	segs, err := listSegments(s.dir)
+	segs, err := listSegments(s.fs, s.dir)
 	if err != nil {
 		return err
 	}
 	if len(segs) == 0 {
-		seg, f, err := createSegment(s.dir, 1)
+		seg, f, err := createSegment(s.fs, s.dir, 1)
 		if err != nil {
 			return err
 		}
@@ -240,7 +245,7 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
-	x, res, ckpt, used, err := loadIndex(s.dir, s.segs, len(s.segs)-1, s.opts.Logger, true)
+	x, res, ckpt, used, err := loadIndex(s.fs, s.dir, s.segs, len(s.segs)-1, s.opts.Logger, true)
 	if err != nil {
 		return err
 	}
@@ -249,7 +254,7 @@ func (s *Store) recover() error {
 	s.index = *x
 	s.committed = x.last
 	seg := s.segs[len(s.segs)-1]
-	f, err := os.OpenFile(seg.path, os.O_WRONLY, 0)
+	f, err := s.fs.OpenFile(seg.path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open segment %s for writing: %w", seg.name, err)
 	}
@@ -279,8 +284,8 @@ func (s *Store) recover() error {
 // none may); for a read-only open the segments after tail are not read. The result
 // says where the last segment's good part ends, and whether a checkpoint was used and the
 // position it covered. A missing checkpoint is logged only if logMissing is set.
-func loadIndex(dir string, segs []segment, tail int, logger *slog.Logger, logMissing bool) (x *index, res scanResult, ckpt ledger.Position, used bool, err error) {
-	x, from, start, err := loadCheckpoint(dir, segs)
+func loadIndex(fsys FS, dir string, segs []segment, tail int, logger *slog.Logger, logMissing bool) (x *index, res scanResult, ckpt ledger.Position, used bool, err error) {
+	x, from, start, err := loadCheckpoint(fsys, dir, segs)
 	used = err == nil
 	if err != nil {
 		if errors.Is(err, errCheckpointMissing) {
@@ -327,8 +332,8 @@ func loadIndex(dir string, segs []segment, tail int, logger *slog.Logger, logMis
 // loadCheckpoint reads the checkpoint and checks that it matches the log in segs (see
 // the checkpoint's format for what that means). It returns the index and where to scan
 // from: the segment and offset just past what the checkpoint covers.
-func loadCheckpoint(dir string, segs []segment) (*index, int, int64, error) {
-	x, covers, err := readCheckpoint(dir)
+func loadCheckpoint(fsys FS, dir string, segs []segment) (*index, int, int64, error) {
+	x, covers, err := readCheckpoint(fsys, dir)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -397,7 +402,7 @@ func (s *Store) checkpoint(x *index, segs []segment, size int64) error {
 			covers[i].bytes = fi.Size()
 		}
 	}
-	return writeCheckpoint(s.dir, x, covers)
+	return writeCheckpoint(s.fs, s.dir, x, covers)
 }
 
 // checkpointSealed writes, in the background, the checkpoint of the log up to the end of
@@ -415,7 +420,7 @@ func (s *Store) checkpointSealed(segs []segment, end ledger.Position) {
 	go func() {
 		defer s.ckptWG.Done()
 		defer s.ckptMu.Unlock()
-		x, res, _, _, err := loadIndex(s.dir, segs, len(segs), s.opts.Logger, false)
+		x, res, _, _, err := loadIndex(s.fs, s.dir, segs, len(segs), s.opts.Logger, false)
 		if err == nil {
 			err = s.checkpoint(x, segs, res.end)
 		}
@@ -430,7 +435,7 @@ func (s *Store) checkpointSealed(segs []segment, end ledger.Position) {
 }
 
 func (s *Store) addSegment(seg segment) error {
-	rf, err := os.Open(seg.path)
+	rf, err := s.fs.OpenFile(seg.path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open segment %s for reading: %w", seg.name, err)
 	}
@@ -763,7 +768,7 @@ func (s *Store) writeSync(buf []byte) error {
 // queues the switch for the syncer, which makes it once everything before is written and
 // synced. s.decideMu is held.
 func (s *Store) roll(first ledger.Position) error {
-	seg, f, err := createSegment(s.dir, first)
+	seg, f, err := createSegment(s.fs, s.dir, first)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {

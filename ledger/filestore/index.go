@@ -130,15 +130,15 @@ type segCover struct {
 
 // writeCheckpoint durably writes the index x (every entry of which is at or below x.last)
 // covering segs.
-func writeCheckpoint(dir string, x *index, segs []segCover) error {
+func writeCheckpoint(fsys FS, dir string, x *index, segs []segCover) error {
 	tmp := filepath.Join(dir, checkpointName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create index checkpoint: %w", err)
 	}
 	fail := func(err error) error {
 		f.Close()
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return fmt.Errorf("write index checkpoint: %w", err)
 	}
 	crc := crc32.New(castagnoli)
@@ -219,14 +219,14 @@ func writeCheckpoint(dir string, x *index, segs []segCover) error {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return fmt.Errorf("write index checkpoint: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, checkpointName)); err != nil {
-		os.Remove(tmp)
+	if err := fsys.Rename(tmp, filepath.Join(dir, checkpointName)); err != nil {
+		fsys.Remove(tmp)
 		return fmt.Errorf("write index checkpoint: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("write index checkpoint: %w", err)
 	}
 	return nil
@@ -238,8 +238,8 @@ var errCheckpointMissing = errors.New("no index checkpoint")
 
 // readCheckpoint reads and checks the structure of the checkpoint in dir. lastTime is
 // left for the caller, which reads the record at the checkpoint's position.
-func readCheckpoint(dir string) (*index, []segCover, error) {
-	buf, err := os.ReadFile(filepath.Join(dir, checkpointName))
+func readCheckpoint(fsys FS, dir string) (*index, []segCover, error) {
+	buf, err := readFile(fsys, filepath.Join(dir, checkpointName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, errCheckpointMissing
 	}

@@ -44,6 +44,6 @@ func FuzzReadCheckpoint(f *testing.F) {
 		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 		d := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(d, checkpointName), b, 0o644))
-		_, _, _ = readCheckpoint(d) // must not panic
+		_, _, _ = readCheckpoint(OSFS{}, d) // must not panic
 	})
 }

@@ -34,7 +34,8 @@ func OpenReadOnly(dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	fi, err := os.Stat(dir)
+	fsys := fsOf(opts)
+	fi, err := fsys.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: open %s read-only: %w", dir, err)
 	}
@@ -42,7 +43,7 @@ func OpenReadOnly(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("filestore: open %s read-only: not a directory", dir)
 	}
 	s := &Store{
-		dir: dir, opts: opts, readOnly: true,
+		dir: dir, opts: opts, fs: fsys, readOnly: true,
 		stopped: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		index:   newIndex(),
@@ -65,7 +66,7 @@ func OpenReadOnly(dir string, opts Options) (*Store, error) {
 // when their sizes are taken. A torn tail is tolerated in the last segment holding frames
 // (and the empty ones after it).
 func (s *Store) loadReadOnly() error {
-	segs, err := listSegments(s.dir)
+	segs, err := listSegments(s.fs, s.dir)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func (s *Store) loadReadOnly() error {
 			break
 		}
 	}
-	x, _, ckpt, used, err := loadIndex(s.dir, s.segs, tail, s.opts.Logger, false)
+	x, _, ckpt, used, err := loadIndex(s.fs, s.dir, s.segs, tail, s.opts.Logger, false)
 	if err != nil {
 		return err
 	}

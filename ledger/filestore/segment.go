@@ -52,8 +52,8 @@ func segmentName(first ledger.Position) string {
 
 // listSegments returns the segment files of dir in log order with the first position
 // their names give.
-func listSegments(dir string) ([]segment, error) {
-	entries, err := os.ReadDir(dir)
+func listSegments(fsys FS, dir string) ([]segment, error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
@@ -99,12 +99,7 @@ type scanResult struct {
 // acknowledged; it is reported as torn, not as an error. Anything else that does not check
 // out is a *ledger.CorruptionError naming the segment, the offset and the position.
 func scanSegment(seg segment, start int64, next ledger.Position, last bool, visit visitFunc) (scanResult, error) {
-	f, err := os.Open(seg.path)
-	if err != nil {
-		return scanResult{}, fmt.Errorf("open segment %s: %w", seg.name, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := seg.rf.Stat()
 	if err != nil {
 		return scanResult{}, fmt.Errorf("stat segment %s: %w", seg.name, err)
 	}
@@ -112,6 +107,7 @@ func scanSegment(seg segment, start int64, next ledger.Position, last bool, visi
 	corrupt := func(off int64, pos ledger.Position, format string, args ...any) error {
 		return &ledger.CorruptionError{Position: pos, Location: fmt.Sprintf("segment %s offset %d", seg.name, off), Reason: fmt.Sprintf(format, args...)}
 	}
+	f := io.NewSectionReader(seg.rf, 0, res.size)
 	hdr := make([]byte, headerBytes)
 	if _, err := io.ReadFull(f, hdr); err != nil {
 		return res, corrupt(0, seg.first, "segment header: %v", err)
@@ -136,7 +132,7 @@ func scanSegment(seg segment, start int64, next ledger.Position, last bool, visi
 	// segment and everything from off to the end is either an incomplete frame or zeros.
 	tornOrCorrupt := func(incomplete bool, format string, args ...any) (scanResult, error) {
 		res.end = off
-		if last && (incomplete || zeroTail(f, off, res.size)) {
+		if last && (incomplete || zeroTail(seg.rf, off, res.size)) {
 			res.torn = true
 			return res, nil
 		}
@@ -195,7 +191,7 @@ func scanSegment(seg segment, start int64, next ledger.Position, last bool, visi
 
 // zeroTail reports whether every byte of f from off to size is zero, as a file extended by
 // a crash before its data was written reads.
-func zeroTail(f *os.File, off, size int64) bool {
+func zeroTail(f io.ReaderAt, off, size int64) bool {
 	buf := make([]byte, 64<<10)
 	for off < size {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
@@ -210,29 +206,19 @@ func zeroTail(f *os.File, off, size int64) bool {
 	return true
 }
 
-// syncDir makes a directory's entries (a created or renamed file) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // createSegment durably creates an empty segment starting at first: header written and
 // synced under a temporary name, renamed into place, directory synced. A crash leaves
 // either no segment or a whole header, never a torn one.
-func createSegment(dir string, first ledger.Position) (segment, *os.File, error) {
+func createSegment(fsys FS, dir string, first ledger.Position) (segment, File, error) {
 	name := segmentName(first)
 	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return segment{}, nil, fmt.Errorf("create segment %s: %w", name, err)
 	}
-	fail := func(err error) (segment, *os.File, error) {
+	fail := func(err error) (segment, File, error) {
 		f.Close()
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return segment{}, nil, fmt.Errorf("create segment %s: %w", name, err)
 	}
 	if _, err := f.Write(segmentHeader(first)); err != nil {
@@ -242,10 +228,10 @@ func createSegment(dir string, first ledger.Position) (segment, *os.File, error)
 		return fail(err)
 	}
 	path := filepath.Join(dir, name)
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fail(err)
 	}
 	return segment{name: name, path: path, first: first}, f, nil
