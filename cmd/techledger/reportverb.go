@@ -160,24 +160,5 @@ func reportRows(doc *reports.Report, tax *reports.TaxReport, zh bool) ([]string,
 		}
 		return header, rows
 	}
-	header := []string{"table", "key", "label", "count", "amount", "tech_amount", "count_prev", "amount_prev", "tech_amount_prev", "amount_share", "amount_growth"}
-	if zh {
-		header = []string{"表", "代码", "项目", "合同数", "成交额", "技术交易额", "上年同期合同数", "上年同期成交额", "上年同期技术交易额", "成交额占比%", "成交额增长%"}
-	}
-	var rows [][]string
-	for _, t := range doc.Tables {
-		for _, r := range append(append([]reports.Row{}, t.Rows...), t.Total) {
-			tech, techPrev := r.TechAmount.String(), r.TechAmountPrev.String()
-			if t.NoTech {
-				tech, techPrev = "", ""
-			}
-			id := t.ID
-			if zh {
-				id = t.Title
-			}
-			rows = append(rows, []string{id, r.Key, r.Label, strconv.FormatInt(r.Count, 10), r.Amount.String(), tech,
-				strconv.FormatInt(r.CountPrev, 10), r.AmountPrev.String(), techPrev, r.AmountShare, r.AmountGrowth})
-		}
-	}
-	return header, rows
+	return reports.CSVRecords(doc, zh)
 }
