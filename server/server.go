@@ -71,6 +71,10 @@ type Config struct {
 	// checkpoints, proofs and tiles to anyone.
 	Transparency *transparency.Log
 	PublicProofs bool
+	// Reports keeps the report documents at the projections' position (reports.go); the
+	// web console's dashboard shares it, so that a page and the JSON of one position are
+	// one computation. Nil: the server keeps its own.
+	Reports *reports.Cache
 	// Routes are further routes (the web console, reports, proofs), served beside the API's
 	// own with the same authentication, metrics and request log. A pattern may not repeat
 	// one of the API's.
@@ -111,7 +115,7 @@ type Server struct {
 	// tlog and publicProofs: Config.Transparency and Config.PublicProofs.
 	tlog         *transparency.Log
 	publicProofs bool
-	reports      reports.Cache // the report documents at the projections' position (reports.go)
+	reports      *reports.Cache // the report documents at the projections' position (reports.go)
 }
 
 // New returns a server over cfg.
@@ -121,7 +125,10 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{store: cfg.Store, handler: cfg.Commands, proj: cfg.Projections, log: log, tokens: cfg.Tokens, follower: cfg.Follower, extra: cfg.Routes,
-		tlog: cfg.Transparency, publicProofs: cfg.PublicProofs}
+		tlog: cfg.Transparency, publicProofs: cfg.PublicProofs, reports: cfg.Reports}
+	if s.reports == nil {
+		s.reports = &reports.Cache{}
+	}
 	s.metrics = newMetrics(s)
 	s.metricsHTTP = s.metrics.handler(log)
 	s.rootHTTP = s.observe(s.unmatched(s.mux()))

@@ -19,7 +19,9 @@ import (
 	"techledger/internal/sample"
 	"techledger/ledger/jetstream"
 	"techledger/projections"
+	"techledger/reports"
 	"techledger/server"
+	"techledger/server/web"
 )
 
 func init() {
@@ -144,7 +146,8 @@ func serveFlags(fs *pflag.FlagSet) action {
 		if dir := pf.snapshotDir(data); dir != "" {
 			defer keepCommandIndex(ctx, cmdHandler, dir, logger)()
 		}
-		cfg := server.Config{Store: s, Commands: cmdHandler, Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public}
+		figures := &web.Figures{Projections: proj, Reports: &reports.Cache{}} // one cache: the API's report routes and the console's dashboard
+		cfg := server.Config{Store: s, Commands: cmdHandler, Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public, Reports: figures.Reports}
 		if tf.signingKey != "" {
 			l, vkey, err := tf.openSigning(ctx, s, data, logger)
 			if err != nil {
@@ -182,7 +185,7 @@ func serveFlags(fs *pflag.FlagSet) action {
 		default:
 			logger.Info("bearer tokens required", "tokens", tokens.Len())
 		}
-		handler, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
+		handler, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, figures, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: console: %v\n", err)
 			return exitFailure

@@ -7,11 +7,14 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
 	"techledger/commands"
 	"techledger/ledger"
+	"techledger/projections"
+	"techledger/reports"
 	"techledger/server"
 )
 
@@ -61,6 +64,9 @@ func (c *Console) nav(r *http.Request, who Principal) []navItem {
 	add("/contracts/new", "登记合同", server.Submit)
 	add("/log", "日志", server.Audit)
 	add("/verify", "校验", server.Audit)
+	if c.cfg.Figures != nil {
+		add("/stats", "统计", server.ReadFigures)
+	}
 	for _, p := range c.cfg.Pages {
 		if p.Nav != "" {
 			add(p.Path, p.Nav, p.Access)
@@ -147,8 +153,20 @@ var funcs = template.FuncMap{
 	},
 	"shortHash": func(h ledger.Hash) string { s := h.String(); return s[:12] },
 	"add":       func(a, b int) int { return a + b },
-	"field":     formField,
-	"options":   options,
+	// The dashboard's numbers: amounts in 元 and counts with grouped digits, percents ("—": null).
+	"yuan":  func(m projections.Money) string { return group(m.String()) },
+	"count": func(n int64) string { return group(strconv.FormatInt(n, 10)) },
+	"rowOf": func(r reports.Row, noTech bool, total string) map[string]any {
+		return map[string]any{"R": r, "NoTech": noTech, "Total": total != ""}
+	},
+	"pct": func(p string) string {
+		if p == "" {
+			return "—"
+		}
+		return p
+	},
+	"field":   formField,
+	"options": options,
 	"holderRows": func(v map[string]string) []int {
 		return holderRows(v)
 	},

@@ -21,6 +21,7 @@ import (
 	"techledger/commands"
 	"techledger/ledger"
 	"techledger/projections"
+	"techledger/reports"
 	"techledger/server"
 )
 
@@ -35,7 +36,8 @@ var Local = server.Local
 //   - server.ReadContracts: find contracts, the contract page (registrar, auditor);
 //   - server.Submit: register, amend, revoke, rights, payments (registrar);
 //   - server.Audit: the log, verify (auditor);
-//   - server.ReadFigures: the statistics pages others add (registrar, auditor, statistician).
+//   - server.ReadFigures: the statistics dashboard and the pages others add (registrar,
+//     auditor, statistician).
 // Admin may do everything.
 
 // Log is what the console reads of the ledger.
@@ -93,6 +95,9 @@ type Config struct {
 	TLS bool
 	// SessionTTL is how long a session lasts from sign-in (default 8 hours).
 	SessionTTL time.Duration
+	// Figures, if set, adds the statistics dashboard at /stats (with its downloads) for the
+	// roles that read statistics (server.ReadFigures).
+	Figures *Figures
 	// Pages and Routes are added by other parts of the server.
 	Pages  []Page
 	Routes []Route
@@ -122,6 +127,9 @@ type Console struct {
 func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil || cfg.Commands == nil || cfg.Search == nil {
 		return nil, fmt.Errorf("web: Config needs Log, Commands and Search")
+	}
+	if f := cfg.Figures; f != nil && (f.Projections == nil || f.Reports == nil) {
+		return nil, fmt.Errorf("web: Config.Figures needs Projections and Reports")
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour
@@ -205,6 +213,12 @@ func (c *Console) routes() *http.ServeMux {
 
 	mux.HandleFunc("GET /log", c.page(c.getLog, server.Audit))
 	mux.HandleFunc("GET /verify", c.page(c.getVerify, server.Audit))
+
+	if c.cfg.Figures != nil {
+		mux.HandleFunc("GET /stats", c.page(c.getDashboard, server.ReadFigures))
+		mux.HandleFunc("GET /stats/report.xlsx", c.page(c.getDashboardFile(reports.FormatXLSX), server.ReadFigures))
+		mux.HandleFunc("GET /stats/report.csv", c.page(c.getDashboardFile(formatCSV), server.ReadFigures))
+	}
 
 	for _, p := range c.cfg.Pages {
 		p := p
