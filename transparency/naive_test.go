@@ -1,9 +1,12 @@
 package transparency_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -194,5 +197,83 @@ func TestLeafHash(t *testing.T) {
 	for i := range 100 {
 		c := chainHash(i)
 		require.Equal(t, tlog.RecordHash(c[:]), transparency.LeafHash(c))
+	}
+}
+
+// TestTree_BatchesReopenTruncate builds one tree record by record and another in batches
+// of uneven sizes (whole groups of 256 records are then hashed in parallel), and checks
+// that both store the same hashes, byte for byte; then it checks the batched tree, as
+// built, after reopening it (the upper levels loaded from the file) and after truncating
+// and regrowing it, against the naive recursion: roots and inclusion proofs of sampled
+// leaves, consistency proofs.
+func TestTree_BatchesReopenTruncate(t *testing.T) {
+	const n = 100_003
+	dir := t.TempDir()
+	one, err := transparency.OpenTree(filepath.Join(dir, "one"))
+	require.NoError(t, err)
+	batched, err := transparency.OpenTree(filepath.Join(dir, "batched"))
+	require.NoError(t, err)
+	nv := &naive{memo: map[[2]int]tlog.Hash{}}
+	chains := make([]ledger.Hash, n)
+	for i := range chains {
+		chains[i] = chainHash(i)
+		nv.leaves = append(nv.leaves, chains[i][:])
+		require.NoError(t, one.Append(chains[i]))
+	}
+	for i, k := 0, 0; i < n; k++ {
+		size := []int{2048, 1, 5000, 255, 256 * 300, 17, 65536 + 256*9}[k%7]
+		size = min(size, n-i)
+		require.NoError(t, batched.Append(chains[i:i+size]...))
+		i += size
+	}
+	check := func(tree *transparency.Tree, sizes ...int) {
+		t.Helper()
+		for _, size := range sizes {
+			root, err := tree.Root(int64(size))
+			require.NoError(t, err)
+			require.Equal(t, nv.mth(0, size), root, "root at size %d", size)
+			for _, i := range []int{0, 1, 255, 256, 511, 2047, 2048, 65535, 65536, size / 3, size - 257, size - 256, size - 2, size - 1} {
+				if i < 0 || i >= size {
+					continue
+				}
+				p, err := tree.InclusionProof(int64(i), int64(size))
+				require.NoError(t, err)
+				require.Equal(t, nv.path(i, 0, size), []tlog.Hash(p), "size %d leaf %d", size, i)
+				got, ok := verifyPath(transparency.LeafHash(chains[i]), i, size, p)
+				require.True(t, ok && got == root, "naive verifier rejects leaf %d of size %d", i, size)
+			}
+			for _, m := range []int{1, 256, 4097, size - 1} {
+				if m < 1 || m > size {
+					continue
+				}
+				p, err := tree.ConsistencyProof(int64(m), int64(size))
+				require.NoError(t, err)
+				require.Equal(t, nv.subproof(m, 0, size, true), []tlog.Hash(p), "consistency %d→%d", m, size)
+			}
+		}
+	}
+	sizes := []int{2048, 2049, 65536, 65536*2 - 1, n}
+	sizes = slices.DeleteFunc(sizes, func(s int) bool { return s > n })
+	check(batched, sizes...)
+
+	require.NoError(t, one.Close())
+	require.NoError(t, batched.Close())
+	a, err := os.ReadFile(filepath.Join(dir, "one"))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, "batched"))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(a, b), "the batched tree stores other hashes than the one built record by record")
+
+	reopened, err := transparency.OpenTree(filepath.Join(dir, "batched"))
+	require.NoError(t, err)
+	defer reopened.Close()
+	require.Equal(t, int64(n), reopened.Size())
+	check(reopened, sizes...)
+
+	for _, m := range []int{70_000, 4096, 300} {
+		require.NoError(t, reopened.Truncate(int64(m)))
+		check(reopened, m)
+		require.NoError(t, reopened.Append(chains[m:]...))
+		check(reopened, n)
 	}
 }

@@ -1,12 +1,16 @@
 package transparency
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
+	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -36,12 +40,30 @@ const (
 	hashSize = tlog.HashSize
 	// tailHashesMax is how many new hashes a Tree keeps in memory before writing them.
 	tailHashesMax = 16384
+	// upperLevel is the lowest tree level whose hashes a Tree keeps in memory as well as
+	// in the file: about n/128 hashes for n records (2.5 MB at 10M records), so that a
+	// proof reads from the file only the hashes of levels 0..7 near its leaf.
+	upperLevel = 8
+	// groupLeaves is the number of leaves under a node of upperLevel; groupHashes is the
+	// number of stored hashes of such a subtree (its leaves and interior nodes, its root
+	// included), which lie contiguously in the file.
+	groupLeaves = 1 << upperLevel
+	groupHashes = 2*groupLeaves - 1
+	// readSpanMax is the widest run of stored hashes (in hashes) that one file read fetches
+	// when a proof needs several hashes close to each other: the hashes of one group.
+	readSpanMax = groupHashes
+	// parallelGroupsMin is the least number of whole groups an Append hashes on several
+	// goroutines; parallelGroupsMax bounds the groups hashed in one round (4 MB of hashes).
+	parallelGroupsMin = 8
+	parallelGroupsMax = 256
 )
 
 // Tree is the Merkle tree of a log, its stored hashes kept in an append-only hash file
 // (about two hashes per record; see tlog.StoredHashes) plus a short in-memory tail not yet
-// written. Hashes once stored never change, so proofs at any size up to Size read a stable
-// prefix. Its methods are safe for concurrent use; Append is meant for one follower.
+// written. The hashes of levels 8 and up (one in 128) are also kept in memory, loaded at
+// open, so that a proof reads at most a few runs of nearby hashes from the file. Hashes
+// once stored never change, so proofs at any size up to Size read a stable prefix. Its
+// methods are safe for concurrent use; Append is meant for one follower.
 type Tree struct {
 	mu      sync.RWMutex
 	f       *os.File
@@ -53,7 +75,12 @@ type Tree struct {
 	// edge holds, for each level, the stored index and hash of the last node completed
 	// at that level: the only old hashes Append needs, so it never reads the file.
 	edge [64]edgeHash
-	err  error // a failed write: the tree accepts nothing more
+	// upper[l] holds the hashes of the nodes of level upperLevel+l, in node order: every
+	// node of that level in the tree (n>>(upperLevel+l) of them).
+	upper [][]tlog.Hash
+	// groups is the scratch space of Append's parallel rounds.
+	groups []tlog.Hash
+	err    error // a failed write: the tree accepts nothing more
 }
 
 // OpenTree opens (creating if needed) the hash file at path. It keeps the longest prefix
@@ -95,7 +122,41 @@ func (t *Tree) load() error {
 	n := min(recordsFor(count), durable)
 	t.written = count
 	t.synced = n
-	return t.truncateLocked(n)
+	if err := t.truncateLocked(n); err != nil {
+		return err
+	}
+	return t.loadUpper()
+}
+
+// loadUpper reads the hashes of levels upperLevel and up from the file into t.upper. The
+// last record of each group stores them, one after the other, after its lower levels: one
+// read per group.
+func (t *Tree) loadUpper() error {
+	buf := make([]byte, 0, 64*hashSize)
+	for k := range t.n >> upperLevel {
+		levels := 1 + bits.TrailingZeros64(^uint64(k)) // level 8, and one more for each trailing 1 of k
+		i := tlog.StoredHashIndex(upperLevel, k)
+		buf = buf[:levels*hashSize]
+		if err := t.readAt(buf, i); err != nil {
+			return err
+		}
+		for j := range levels {
+			t.addUpper(upperLevel+j, k>>j, tlog.Hash(buf[j*hashSize:]))
+		}
+	}
+	return nil
+}
+
+// addUpper records the hash of node of level (upperLevel or higher), the next one there.
+func (t *Tree) addUpper(level int, node int64, h tlog.Hash) {
+	l := level - upperLevel
+	for len(t.upper) <= l {
+		t.upper = append(t.upper, nil)
+	}
+	if int64(len(t.upper[l])) != node {
+		panic(fmt.Sprintf("transparency: tree node %d of level %d stored after %d nodes", node, level, len(t.upper[l])))
+	}
+	t.upper[l] = append(t.upper[l], h)
 }
 
 // recordsFor returns the largest n with tlog.StoredHashCount(n) <= count.
@@ -121,6 +182,7 @@ func (t *Tree) reset() error {
 	}
 	t.n, t.written, t.tail, t.synced, t.err = 0, 0, nil, 0, nil
 	t.edge = [64]edgeHash{}
+	t.upper = nil
 	return nil
 }
 
@@ -153,6 +215,9 @@ func (t *Tree) truncateLocked(n int64) error {
 	}
 	t.n, t.written, t.tail, t.err = n, count, nil, nil
 	t.edge = [64]edgeHash{} // refilled from the file on demand
+	for l := range t.upper {
+		t.upper[l] = t.upper[l][:n>>(upperLevel+l)]
+	}
 	// Whatever is left is durable only up to what was synced; the note beside the file
 	// must not promise more than the file now holds.
 	t.synced = min(t.synced, n)
@@ -166,36 +231,125 @@ func (t *Tree) Size() int64 {
 	return t.n
 }
 
-// Append adds the records whose chain hashes are chains (positions Size()+1, …).
+// Append adds the records whose chain hashes are chains (positions Size()+1, …). Long
+// runs of whole groups of 256 records are hashed on several goroutines.
 func (t *Tree) Append(chains ...ledger.Hash) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.err != nil {
 		return t.err
 	}
-	for _, c := range chains {
-		// tlog.StoredHashesForRecordHash without its allocations: the leaf hash, then one
-		// node hash for each subtree this leaf completes, its left sibling taken from the
-		// right edge kept in memory (TestTree_MatchesNaiveRFC6962 checks the result).
-		h := LeafHash(c)
-		level := 0
-		for ; (t.n>>level)&1 == 1; level++ {
-			left, err := t.edgeAt(level, t.n>>level-1)
-			if err != nil {
-				return fmt.Errorf("tree: hashes of record %d: %w", t.n+1, err)
+	for len(chains) > 0 {
+		if g := min(len(chains)/groupLeaves, parallelGroupsMax); t.n%groupLeaves == 0 && g >= parallelGroupsMin {
+			if err := t.appendGroups(chains[:g*groupLeaves]); err != nil {
+				return err
 			}
-			t.tail = append(t.tail, h[:]...)
-			t.edge[level] = edgeHash{index: tlog.StoredHashIndex(level, t.n>>level) + 1, hash: h}
-			h = tlog.NodeHash(left, h)
+			chains = chains[g*groupLeaves:]
+		} else {
+			if err := t.climb(t.n, 0, LeafHash(chains[0])); err != nil {
+				return err
+			}
+			t.n++
+			chains = chains[1:]
 		}
-		t.tail = append(t.tail, h[:]...)
-		t.edge[level] = edgeHash{index: tlog.StoredHashIndex(level, t.n>>level) + 1, hash: h}
-		t.n++
-	}
-	if len(t.tail) >= tailHashesMax*hashSize {
-		return t.writeTail()
+		if len(t.tail) >= tailHashesMax*hashSize {
+			if err := t.writeTail(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// climb stores hash h of the node of record r at level, then the hash of each subtree
+// that this node completes: tlog.StoredHashesForRecordHash without its allocations, the
+// left siblings taken from the right edge kept in memory (TestTree_MatchesNaiveRFC6962
+// checks the result).
+func (t *Tree) climb(r int64, level int, h tlog.Hash) error {
+	for {
+		node := r >> level
+		var left tlog.Hash
+		if node&1 == 1 {
+			var err error
+			if left, err = t.edgeAt(level, node-1); err != nil {
+				return fmt.Errorf("tree: hashes of record %d: %w", r+1, err)
+			}
+		}
+		t.store(level, node, h)
+		if node&1 == 0 {
+			return nil
+		}
+		h = tlog.NodeHash(left, h)
+		level++
+	}
+}
+
+// store appends the hash h of node of level to the stored hashes.
+func (t *Tree) store(level int, node int64, h tlog.Hash) {
+	t.tail = append(t.tail, h[:]...)
+	t.edge[level] = edgeHash{index: tlog.StoredHashIndex(level, node) + 1, hash: h}
+	if level >= upperLevel {
+		t.addUpper(level, node, h)
+	}
+}
+
+// appendGroups appends whole groups of 256 records to a tree whose size is a multiple of
+// 256: the stored hashes of each group (its leaves and nodes up to its root, in stored
+// order) are computed on several goroutines, then each group's root climbs the tree.
+func (t *Tree) appendGroups(chains []ledger.Hash) error {
+	g := len(chains) / groupLeaves
+	if cap(t.groups) < g*groupHashes {
+		t.groups = make([]tlog.Hash, parallelGroupsMax*groupHashes)
+	}
+	out := t.groups[:g*groupHashes]
+	workers := min(runtime.GOMAXPROCS(0), g)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := g*w/workers, g*(w+1)/workers
+		wg.Go(func() {
+			for k := lo; k < hi; k++ {
+				hashGroup(out[k*groupHashes:(k+1)*groupHashes], chains[k*groupLeaves:(k+1)*groupLeaves])
+			}
+		})
+	}
+	wg.Wait()
+	for k := range g {
+		hs := out[k*groupHashes : (k+1)*groupHashes]
+		last := t.n + groupLeaves - 1 // the record whose hashes end the group
+		for _, h := range hs[:groupHashes-1] {
+			t.tail = append(t.tail, h[:]...)
+		}
+		// The edge below level 8 is not updated: the next record starts a new group, whose
+		// nodes below level 8 have no left sibling outside it.
+		if err := t.climb(last, upperLevel, hs[groupHashes-1]); err != nil {
+			return err
+		}
+		t.n += groupLeaves
+	}
+	return nil
+}
+
+// hashGroup computes the groupHashes stored hashes of a group of groupLeaves records
+// whose chain hashes are chains, in stored order (tlog.StoredHashIndex): each record's
+// leaf hash, then the nodes it completes; the group's root is last.
+func hashGroup(out []tlog.Hash, chains []ledger.Hash) {
+	var edge [upperLevel + 1]tlog.Hash
+	p := 0
+	for j, c := range chains {
+		h := LeafHash(c)
+		for level := 0; ; level++ {
+			out[p] = h
+			p++
+			if (j>>level)&1 == 0 {
+				edge[level] = h
+				break
+			}
+			h = tlog.NodeHash(edge[level], h)
+		}
+	}
+	if p != groupHashes {
+		panic(fmt.Sprintf("transparency: a group of %d records stored %d hashes", len(chains), p))
+	}
 }
 
 // writeTail writes the in-memory hashes to the file (without fsync).
@@ -328,26 +482,62 @@ type treeReader struct{ t *Tree }
 func (r treeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	t := r.t
 	out := make([]tlog.Hash, len(indexes))
-	var buf [hashSize]byte
+	var fromFile []int // positions in indexes of the hashes read from the file
+	stored := t.written + int64(len(t.tail)/hashSize)
 	for k, i := range indexes {
-		switch {
-		case i < 0 || i >= t.written+int64(len(t.tail)/hashSize):
+		if i < 0 || i >= stored {
 			return nil, fmt.Errorf("tree: stored hash %d: %w", i, ErrOutOfRange)
+		}
+		level, node := levelOf(i)
+		switch {
+		case level >= upperLevel:
+			l := level - upperLevel
+			if l >= len(t.upper) || node >= int64(len(t.upper[l])) {
+				panic(fmt.Sprintf("transparency: stored hash %d (node %d of level %d) is not in memory", i, node, level))
+			}
+			out[k] = t.upper[l][node]
 		case i >= t.written:
 			copy(out[k][:], t.tail[(i-t.written)*hashSize:])
-		case t.hasEdge(i):
-			out[k] = t.edgeHash(i)
+		case t.edge[level].index == i+1:
+			out[k] = t.edge[level].hash
 		default:
-			if _, err := t.f.ReadAt(buf[:], (i+1)*hashSize); err != nil {
-				if errors.Is(err, io.EOF) {
-					err = io.ErrUnexpectedEOF
-				}
-				return nil, fmt.Errorf("read tree hashes %s: %w", t.path, err)
-			}
-			out[k] = buf
+			fromFile = append(fromFile, k)
 		}
 	}
+	if len(fromFile) == 0 {
+		return out, nil
+	}
+	// One read for each run of hashes no wider than a group.
+	slices.SortFunc(fromFile, func(a, b int) int { return cmp.Compare(indexes[a], indexes[b]) })
+	var buf []byte
+	for len(fromFile) > 0 {
+		first := indexes[fromFile[0]]
+		m := 1
+		for m < len(fromFile) && indexes[fromFile[m]]-first < readSpanMax {
+			m++
+		}
+		span := indexes[fromFile[m-1]] - first + 1
+		buf = slices.Grow(buf[:0], int(span*hashSize))[:span*hashSize]
+		if err := t.readAt(buf, first); err != nil {
+			return nil, err
+		}
+		for _, k := range fromFile[:m] {
+			copy(out[k][:], buf[(indexes[k]-first)*hashSize:])
+		}
+		fromFile = fromFile[m:]
+	}
 	return out, nil
+}
+
+// readAt reads stored hashes from index i on into buf, from the file.
+func (t *Tree) readAt(buf []byte, i int64) error {
+	if _, err := t.f.ReadAt(buf, (i+1)*hashSize); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("read tree hashes %s: %w", t.path, err)
+	}
+	return nil
 }
 
 // edgeAt returns the hash of node n at level, from the edge or else the stored hashes.
@@ -361,16 +551,6 @@ func (t *Tree) edgeAt(level int, n int64) (tlog.Hash, error) {
 		return tlog.Hash{}, err
 	}
 	return hs[0], nil
-}
-
-func (t *Tree) hasEdge(i int64) bool {
-	level, _ := levelOf(i)
-	return level < len(t.edge) && t.edge[level].index == i+1
-}
-
-func (t *Tree) edgeHash(i int64) tlog.Hash {
-	level, _ := levelOf(i)
-	return t.edge[level].hash
 }
 
 // levelOf is tlog.SplitStoredHashIndex, cheap enough for the append path.
