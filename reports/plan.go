@@ -38,7 +38,7 @@ const LongTermUseYears = 10
 
 // pilotAcc accumulates plan_pilot_universities.
 type pilotAcc struct {
-	of        map[projections.PartyRef]int // seller -> index in PilotUniversities, or -1
+	of        []int8 // by seller PartyRef: 0 not looked up yet, -1 not a pilot, else 1 + index in PilotUniversities
 	sums      []pair
 	owned     []int64 // contracts with an ownership share assigned to researchers on or after From
 	longUse   []int64 // contracts with a use grant of ≥ LongTermUseYears to researchers, effective on or after From
@@ -47,9 +47,31 @@ type pilotAcc struct {
 	tLongTerm int64
 }
 
-func newPilotAcc(*projections.State) pilotAcc {
+func newPilotAcc() pilotAcc {
 	n := len(PilotUniversities)
-	return pilotAcc{of: map[projections.PartyRef]int{}, sums: make([]pair, n), owned: make([]int64, n), longUse: make([]int64, n)}
+	return pilotAcc{sums: make([]pair, n), owned: make([]int64, n), longUse: make([]int64, n)}
+}
+
+// university returns the index in PilotUniversities of seller p, or -1; it reads the
+// seller's name once per seller.
+func (pa *pilotAcc) university(st *projections.State, p projections.PartyRef) int {
+	if int(p) >= len(pa.of) {
+		pa.of = append(pa.of, make([]int8, int(p)+1-len(pa.of)+len(pa.of)/2)...)
+	}
+	switch u := pa.of[p]; {
+	case u < 0:
+		return -1
+	case u > 0:
+		return int(u) - 1
+	}
+	_, name := st.Party(p)
+	u := slices.IndexFunc(PilotUniversities, func(x PilotUniversity) bool { return x.Name == name })
+	if u < 0 {
+		pa.of[p] = -1
+	} else {
+		pa.of[p] = int8(u + 1)
+	}
+	return u
 }
 
 func (b *builder) addPlan(w int, f *projections.Facts, sellerHome, buyerHome bool) {
@@ -63,13 +85,7 @@ func (b *builder) addPlan(w int, f *projections.Facts, sellerHome, buyerHome boo
 	}
 
 	pa := &b.pilot
-	u, ok := pa.of[f.Seller]
-	if !ok {
-		_, name := b.st.Party(f.Seller)
-		u = slices.IndexFunc(PilotUniversities, func(p PilotUniversity) bool { return p.Name == name })
-		pa.of[f.Seller] = u
-	}
-	if u >= 0 {
+	if u := pa.university(b.st, f.Seller); u >= 0 {
 		pa.sums[u][w].add(f)
 		pa.total[w].add(f)
 		if w == 0 {
@@ -91,27 +107,15 @@ func (b *builder) addPlan(w int, f *projections.Facts, sellerHome, buyerHome boo
 	if sc || bc {
 		b.anyHome[w].add(f)
 	}
-	for _, c := range []struct {
-		code projections.Code
-		in   bool
-	}{{f.SellerRegion, sc}, {f.BuyerRegion, bc && f.BuyerRegion != f.SellerRegion}} {
-		if c.in {
-			p := b.counties[c.code]
-			if p == nil {
-				p = &pair{}
-				b.counties[c.code] = p
-			}
-			p[w].add(f)
-		}
+	if sc {
+		b.counties[f.SellerRegion][w].add(f)
+	}
+	if bc && f.BuyerRegion != f.SellerRegion {
+		b.counties[f.BuyerRegion][w].add(f)
 	}
 
 	if g := b.codes[f.SellerKind].group; !sellerHome && buyerHome && (g == groupUniversity || g == groupInstitute) {
-		p := b.outside[f.SellerProvince]
-		if p == nil {
-			p = &pair{}
-			b.outside[f.SellerProvince] = p
-		}
-		p[w].add(f)
+		b.outside[f.SellerProvince][w].add(f)
 		b.outTotal[w].add(f)
 	}
 }
@@ -165,8 +169,10 @@ func (b *builder) planTables(p Period) []Table {
 	counties := Table{ID: TablePlanCounties, Title: "县（市、区）覆盖", Unit: UnitYuan, Note: "买方或卖方在该县（市、区）的合同；合计为至少一方在本省县级区划的合同，每项只计一次"}
 	if b.home == refdata.HomeProvince {
 		byText := map[string]*pair{}
-		for code, x := range b.counties {
-			byText[b.codes[code].text] = x
+		for code := range b.counties {
+			if !b.counties[code].empty() {
+				byText[b.codes[code].text] = &b.counties[code]
+			}
 		}
 		for _, c := range refdata.ShanxiRegions() {
 			if c[4:] == "00" {
@@ -202,16 +208,19 @@ func (b *builder) planTables(p Period) []Table {
 	return []Table{inter, pilot, counties, outside}
 }
 
-// codeMapTable is a table of region codes accumulated in m, sorted by code.
-func (b *builder) codeMapTable(id, title, note string, m map[projections.Code]*pair, label func(string) string) Table {
+// codeMapTable is a table of the region codes accumulated in by (indexed by code), sorted
+// by code.
+func (b *builder) codeMapTable(id, title, note string, by []pair, label func(string) string) Table {
 	t := Table{ID: id, Title: title, Unit: UnitYuan, Note: note}
-	codes := make([]projections.Code, 0, len(m))
-	for c := range m {
-		codes = append(codes, c)
+	var codes []int
+	for c := range by {
+		if !by[c].empty() {
+			codes = append(codes, c)
+		}
 	}
-	slices.SortFunc(codes, func(x, y projections.Code) int { return cmp.Compare(b.codes[x].text, b.codes[y].text) })
+	slices.SortFunc(codes, func(x, y int) int { return cmp.Compare(b.codes[x].text, b.codes[y].text) })
 	for _, c := range codes {
-		t.Rows = append(t.Rows, m[c].row(b.codes[c].text, label(b.codes[c].text)))
+		t.Rows = append(t.Rows, by[c].row(b.codes[c].text, label(b.codes[c].text)))
 	}
 	return t
 }

@@ -47,7 +47,9 @@ type codeInfo struct {
 	county       bool // a county-level code of the home province
 }
 
-// builder accumulates one report.
+// builder accumulates one report. Every accumulator is indexed by an interned code of the
+// State (or a party reference), so the loop over the contracts does no string work and no
+// map lookup, and sums exact fen (projections.Money).
 type builder struct {
 	st    *projections.State
 	home  string // 6-digit
@@ -61,9 +63,9 @@ type builder struct {
 
 	inter    map[projections.PartyRef]*pair
 	pilot    pilotAcc
-	counties map[projections.Code]*pair
-	anyHome  pair // contracts with a party in a home county
-	outside  map[projections.Code]*pair
+	counties []pair // by region code: contracts with a party in that home county
+	anyHome  pair   // contracts with a party in a home county
+	outside  []pair // by seller province code
 	outTotal pair
 }
 
@@ -130,9 +132,9 @@ func newBuilder(st *projections.State) *builder {
 	}
 	b.ip = make([]pair, len(st.IPTypes())+1)
 	b.inter = map[projections.PartyRef]*pair{}
-	b.counties = map[projections.Code]*pair{}
-	b.outside = map[projections.Code]*pair{}
-	b.pilot = newPilotAcc(st)
+	b.counties = make([]pair, len(b.codes))
+	b.outside = make([]pair, len(b.codes))
+	b.pilot = newPilotAcc()
 	return b
 }
 
@@ -168,11 +170,17 @@ func (b *builder) add(w int, f *projections.Facts) {
 	b.addPlan(w, f, sellerHome, buyerHome)
 }
 
+// flowIndex returns the index of flow f in flowOrder.
 func flowIndex(f string) int {
-	for i, k := range flowOrder {
-		if k.Key == f {
-			return i
-		}
+	switch f {
+	case "within":
+		return 0
+	case "outflow":
+		return 1
+	case "inflow":
+		return 2
+	case "external":
+		return 3
 	}
 	panic("reports: unknown flow " + f)
 }
