@@ -1,10 +1,14 @@
 package reports
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"fmt"
+	"io"
 	"math/big"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -15,8 +19,9 @@ import (
 
 // The workbook (docs/reports.md, Workbook): a cover sheet, one sheet per table, and for an
 // annual report a tax sheet. Amounts are in 万元, rounded half away from zero to two
-// decimals, written as the exact decimal text of a number cell (no float conversion) with
-// the built-in format #,##0.00; shares and growth are number cells in percent.
+// decimals, in number cells with the built-in format #,##0.00; shares and growth are number
+// cells in percent. Each sheet is laid out in memory (the column widths depend on every
+// cell) and then written with excelize's stream writer, row by row.
 
 // Sheet layout of a table.
 const (
@@ -41,11 +46,13 @@ const (
 func Workbook(r *Report, tax *TaxReport) ([]byte, error) {
 	f := excelize.NewFile()
 	defer f.Close()
-	w := &book{f: f}
+	f.SetZipWriter(fastZip)
+	w := &book{f: f, names: map[string]bool{}}
 	w.styles()
 	if err := f.SetSheetName("Sheet1", CoverSheet); err != nil {
 		return nil, fmt.Errorf("workbook: %w", err)
 	}
+	w.names[CoverSheet] = true
 	w.cover(r)
 	for i := range r.Tables {
 		w.table(&r.Tables[i])
@@ -63,12 +70,61 @@ func Workbook(r *Report, tax *TaxReport) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// fastZip is the workbook's zip writer: deflate at its fastest level, which compresses the
+// sheets' repetitive XML almost as well as the default level in a fraction of the time.
+// The compressors (about 1 MB each) are pooled, as archive/zip pools its own.
+func fastZip(w io.Writer) excelize.ZipWriter {
+	z := zip.NewWriter(w)
+	z.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+		if fw, ok := flatePool.Get().(*flate.Writer); ok {
+			fw.Reset(out)
+			return pooledFlate{fw}, nil
+		}
+		fw, err := flate.NewWriter(out, flate.BestSpeed)
+		return pooledFlate{fw}, err
+	})
+	return z
+}
+
+var flatePool sync.Pool // of *flate.Writer at flate.BestSpeed
+
+// pooledFlate returns its writer to flatePool when closed.
+type pooledFlate struct{ *flate.Writer }
+
+func (p pooledFlate) Close() error {
+	err := p.Writer.Close()
+	flatePool.Put(p.Writer)
+	return err
+}
+
 // book writes a workbook, keeping the first error.
 type book struct {
 	f                        *excelize.File
 	title, header, num, bold int
-	widths                   map[string][]int // sheet -> column widths so far
+	names                    map[string]bool // sheet names taken
+	sheet                    sheet           // the sheet being laid out, reused
+	vals                     []any           // a row for the stream writer, reused
 	err                      error
+}
+
+// sheet is a worksheet laid out in memory: its cells row by row (rows and, within a row,
+// columns in increasing order, as the stream writer needs them) and its column widths.
+type sheet struct {
+	name   string
+	cells  []sheetCell
+	rows   []sheetRow
+	widths []int
+}
+
+// sheetRow is row n, cells[from:to] from column A.
+type sheetRow struct {
+	n, from, to int
+}
+
+// sheetCell is a cell; a gap (set false) before a row's last cell is left out.
+type sheetCell struct {
+	c   excelize.Cell
+	set bool
 }
 
 func (w *book) styles() {
@@ -82,7 +138,6 @@ func (w *book) styles() {
 		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}}})
 	w.num = style(&excelize.Style{NumFmt: numFmtThousands})
 	w.bold = style(&excelize.Style{Font: &excelize.Font{Bold: true}, NumFmt: numFmtThousands})
-	w.widths = map[string][]int{}
 }
 
 func (w *book) keep(err error) {
@@ -91,61 +146,112 @@ func (w *book) keep(err error) {
 	}
 }
 
-func cell(col, row int) string {
-	c, _ := excelize.CoordinatesToCellName(col, row)
-	return c
+// begin starts laying out sheet name.
+func (w *book) begin(name string) *sheet {
+	s := &w.sheet
+	s.name, s.cells, s.rows, s.widths = name, s.cells[:0], s.rows[:0], s.widths[:0]
+	return s
 }
 
-// text writes a string cell and widens its column to fit it (two widths per wide rune).
-func (w *book) text(sheet string, col, row int, s string) {
-	w.keep(w.f.SetCellStr(sheet, cell(col, row), s))
-	w.fit(sheet, col, s)
+// set puts v (a string, float64 or int64; nil: an empty cell) with style at col, row.
+func (s *sheet) set(col, row int, v any, style int) {
+	if n := len(s.rows); n == 0 || s.rows[n-1].n != row {
+		if n > 0 && s.rows[n-1].n > row {
+			panic(fmt.Sprintf("reports: sheet %s: row %d after row %d", s.name, row, s.rows[n-1].n))
+		}
+		s.rows = append(s.rows, sheetRow{n: row, from: len(s.cells), to: len(s.cells)})
+	}
+	r := &s.rows[len(s.rows)-1]
+	if col <= r.to-r.from {
+		panic(fmt.Sprintf("reports: sheet %s: column %d of row %d set twice or out of order", s.name, col, row))
+	}
+	for r.to-r.from < col-1 {
+		s.cells = append(s.cells, sheetCell{})
+		r.to++
+	}
+	s.cells = append(s.cells, sheetCell{c: excelize.Cell{StyleID: style, Value: v}, set: true})
+	r.to++
 }
 
-func (w *book) fit(sheet string, col int, s string) {
+// text puts a string cell and widens its column to fit it.
+func (s *sheet) text(col, row int, v string, style int) {
+	s.set(col, row, v, style)
+	s.fit(col, v)
+}
+
+// fit widens column col to fit v (two widths per wide rune).
+func (s *sheet) fit(col int, v string) {
 	n := 2
-	for _, r := range s {
+	for _, r := range v {
 		if utf8.RuneLen(r) > 1 {
 			n += 2
 		} else {
 			n++
 		}
 	}
-	ws := w.widths[sheet]
-	for len(ws) < col {
-		ws = append(ws, 8)
+	for len(s.widths) < col {
+		s.widths = append(s.widths, 8)
 	}
-	ws[col-1] = max(ws[col-1], min(n, colWidthMax))
-	w.widths[sheet] = ws
+	s.widths[col-1] = max(s.widths[col-1], min(n, colWidthMax))
 }
 
-// number writes the decimal text s as a number cell ("" leaves the cell empty).
-func (w *book) number(sheet string, col, row int, s string, style int) {
-	c := cell(col, row)
-	if s != "" {
-		w.keep(w.f.SetCellDefault(sheet, c, s))
-		w.fit(sheet, col, s+",,,")
+// number puts the decimal text v (at most two decimals) as a number cell, "" as an empty
+// cell with the style, and widens the column for its #,##0.00 display.
+func (s *sheet) number(col, row int, v string, style int) {
+	if v == "" {
+		s.set(col, row, nil, style)
+		return
 	}
-	w.keep(w.f.SetCellStyle(sheet, c, c, style))
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		panic(fmt.Sprintf("reports: number cell %q: %v", v, err))
+	}
+	s.set(col, row, x, style)
+	s.fit(col, v+",,,")
 }
 
-func (w *book) integer(sheet string, col, row int, n int64, style int) {
-	w.number(sheet, col, row, strconv.FormatInt(n, 10), style)
+func (s *sheet) integer(col, row int, n int64, style int) {
+	s.set(col, row, n, style)
+	s.fit(col, strconv.FormatInt(n, 10)+",,,")
 }
 
-func (w *book) finish(sheet string, frozen int) {
-	for i, n := range w.widths[sheet] {
-		col, _ := excelize.ColumnNumberToName(i + 1)
-		w.keep(w.f.SetColWidth(sheet, col, col, float64(n)))
+// flush writes the sheet laid out with a stream writer; frozen rows at the top stay in view.
+func (w *book) flush(frozen int) {
+	s := &w.sheet
+	sw, err := w.f.NewStreamWriter(s.name)
+	if err != nil {
+		w.keep(err)
+		return
+	}
+	// The stream writer keeps one <col> per column, each new one ahead of those set
+	// before: set them from the last so that they come out in ascending order, as Excel
+	// requires.
+	for i := len(s.widths) - 1; i >= 0; i-- {
+		w.keep(sw.SetColWidth(i+1, i+1, float64(s.widths[i])))
 	}
 	if frozen > 0 {
-		w.keep(w.f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: frozen, TopLeftCell: cell(1, frozen+1), ActivePane: "bottomLeft"}))
+		w.keep(sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: frozen, TopLeftCell: "A" + strconv.Itoa(frozen+1), ActivePane: "bottomLeft"}))
 	}
+	for _, r := range s.rows {
+		w.vals = w.vals[:0]
+		for i := r.from; i < r.to; i++ {
+			if c := &s.cells[i]; c.set {
+				w.vals = append(w.vals, &c.c)
+			} else {
+				w.vals = append(w.vals, nil)
+			}
+		}
+		w.keep(sw.SetRow("A"+strconv.Itoa(r.n), w.vals))
+	}
+	w.keep(sw.Flush())
 }
 
 // WanYuan returns m in 万元 rounded half away from zero to two decimals ("1234.57").
 func WanYuan(m projections.Money) string {
 	fen := m.Fen() // 0.01 万元 = 100 yuan = 10,000 fen
+	if fen.IsInt64() {
+		return wanYuan(fen.Int64())
+	}
 	neg := fen.Sign() < 0
 	fen.Abs(fen)
 	d := big.NewInt(10000)
@@ -153,12 +259,30 @@ func WanYuan(m projections.Money) string {
 	if r.Lsh(r, 1).Cmp(d) >= 0 {
 		q.Add(q, big.NewInt(1))
 	}
-	s := q.String()
+	return hundredths(q.String(), neg && q.Sign() != 0)
+}
+
+// wanYuan is WanYuan of fen fen.
+func wanYuan(fen int64) string {
+	neg := fen < 0
+	u := uint64(fen) // two's complement: -fen as uint64 below
+	if neg {
+		u = -u
+	}
+	q, r := u/10000, u%10000
+	if r >= 5000 {
+		q++
+	}
+	return hundredths(strconv.FormatUint(q, 10), neg && q != 0)
+}
+
+// hundredths formats a count of hundredths given as digits ("12345" -> "123.45").
+func hundredths(s string, neg bool) string {
 	for len(s) < 3 {
 		s = "0" + s
 	}
 	s = s[:len(s)-2] + "." + s[len(s)-2:]
-	if neg && q.Sign() != 0 {
+	if neg {
 		s = "-" + s
 	}
 	return s
@@ -168,13 +292,12 @@ func WanYuan(m projections.Money) string {
 const RoundingRules = "金额单位：万元，按四舍五入（half away from zero）保留两位小数；占比、增长单位：%，同样保留两位小数。合计由精确金额（分）求和后换算，不是各行取整值之和；上年同期为零时增长为空。"
 
 func (w *book) cover(r *Report) {
-	s := CoverSheet
+	s := w.begin(CoverSheet)
 	kind := "技术合同认定登记统计快报"
 	if r.Period.From.Month == time.January && r.Period.To.Month == time.December && r.Period.From.Year == r.Period.To.Year {
 		kind = fmt.Sprintf("%d年技术合同认定登记统计年报", r.Period.From.Year)
 	}
-	w.text(s, 1, 1, kind)
-	w.keep(w.f.SetCellStyle(s, "A1", "A1", w.title))
+	s.text(1, 1, kind, w.title)
 	lines := [][2]string{
 		{"统计期间", r.Period.From.String() + " 至 " + r.Period.To.String()},
 		{"对比期间（上年同期）", r.Previous.From.String() + " 至 " + r.Previous.To.String()},
@@ -186,14 +309,14 @@ func (w *book) cover(r *Report) {
 		{"单位与取整", RoundingRules},
 	}
 	for i, l := range lines {
-		w.text(s, 1, i+3, l[0])
-		w.keep(w.f.SetCellStr(s, cell(2, i+3), l[1]))
+		s.text(1, i+3, l[0], 0)
+		s.set(2, i+3, l[1], 0)
 	}
-	w.fit(s, 2, r.HeadHash.String())
-	w.finish(s, 0)
+	s.fit(2, r.HeadHash.String())
+	w.flush(0)
 }
 
-// sheetName returns a valid, unique sheet name for a table.
+// sheetName returns a valid sheet name for a title, unique in the workbook, and takes it.
 func (w *book) sheetName(title string) string {
 	name := []rune(title)
 	if len(name) > sheetNameMax {
@@ -207,25 +330,28 @@ func (w *book) sheetName(title string) string {
 	}
 	base := string(name)
 	n := base
-	for k := 2; ; k++ {
-		if idx, _ := w.f.GetSheetIndex(n); idx < 0 {
-			return n
-		}
+	for k := 2; w.names[n]; k++ {
 		n = fmt.Sprintf("%s%d", string([]rune(base)[:min(len([]rune(base)), sheetNameMax-2)]), k)
 	}
+	w.names[n] = true
+	return n
+}
+
+// newSheet adds a sheet and starts laying it out.
+func (w *book) newSheet(name string) *sheet {
+	_, err := w.f.NewSheet(name)
+	w.keep(err)
+	return w.begin(name)
 }
 
 func (w *book) table(t *Table) {
-	s := w.sheetName(t.Title)
-	_, err := w.f.NewSheet(s)
-	w.keep(err)
-	w.text(s, 1, sheetTitleRow, t.Title)
-	w.keep(w.f.SetCellStyle(s, "A1", "A1", w.title))
+	s := w.newSheet(w.sheetName(t.Title))
+	s.text(1, sheetTitleRow, t.Title, w.title)
 	unit := "单位：万元；占比、增长：%"
 	if t.Note != "" {
 		unit += "。" + t.Note
 	}
-	w.keep(w.f.SetCellStr(s, cell(1, sheetUnitRow), unit))
+	s.set(1, sheetUnitRow, unit, 0)
 	head := []string{"项目", "代码", "合同数（项）", "成交额", "技术交易额", "上年同期合同数", "上年同期成交额", "上年同期技术交易额", "成交额占比（%）", "成交额增长（%）"}
 	if t.NoTech {
 		head = []string{"项目", "代码", "付款笔数", "奖酬金额", "上年同期付款笔数", "上年同期奖酬金额", "金额占比（%）", "金额增长（%）"}
@@ -234,18 +360,17 @@ func (w *book) table(t *Table) {
 		head = append(head, extraLabels[x.Name])
 	}
 	for i, h := range head {
-		w.text(s, i+1, sheetHeaderRow, h)
+		s.text(i+1, sheetHeaderRow, h, w.header)
 	}
-	w.keep(w.f.SetCellStyle(s, cell(1, sheetHeaderRow), cell(len(head), sheetHeaderRow), w.header))
 	row := sheetHeaderRow + 1
 	put := func(r *Row, style int) {
-		w.text(s, 1, row, r.Label)
+		s.text(1, row, r.Label, 0)
 		if r.Key != "total" {
-			w.text(s, 2, row, r.Key)
+			s.text(2, row, r.Key, 0)
 		}
 		col := 3
-		num := func(v string) { w.number(s, col, row, v, style); col++ }
-		integer := func(n int64) { w.integer(s, col, row, n, style); col++ }
+		num := func(v string) { s.number(col, row, v, style); col++ }
+		integer := func(n int64) { s.integer(col, row, n, style); col++ }
 		integer(r.Count)
 		num(WanYuan(r.Amount))
 		if !t.NoTech {
@@ -269,14 +394,14 @@ func (w *book) table(t *Table) {
 	put(&t.Total, w.bold)
 	if len(t.Missing) > 0 {
 		row++
-		w.text(s, 1, row, "无合同的县（市、区）")
+		s.text(1, row, "无合同的县（市、区）", 0)
 		for _, m := range t.Missing {
 			row++
-			w.text(s, 1, row, m.Label)
-			w.text(s, 2, row, m.Key)
+			s.text(1, row, m.Label, 0)
+			s.text(2, row, m.Key, 0)
 		}
 	}
-	w.finish(s, sheetHeaderRow)
+	w.flush(sheetHeaderRow)
 }
 
 // extraLabels are the header labels of the extra counts.
@@ -290,33 +415,29 @@ var extraLabels = map[string]string{
 }
 
 func (w *book) tax(t *TaxReport) {
-	s := TaxSheet
-	_, err := w.f.NewSheet(s)
-	w.keep(err)
-	w.text(s, 1, 1, fmt.Sprintf("%d年税收优惠资格提示（供参考，非税务意见）", t.Year))
-	w.keep(w.f.SetCellStyle(s, "A1", "A1", w.title))
-	w.keep(w.f.SetCellStr(s, "A2", "增值税免税（按合同）：符合 / 可能 / 不符合；企业所得税：按卖方汇总技术交易额（所得的替代指标），单位：万元"))
-	w.text(s, 1, 3, "增值税免税")
-	w.text(s, 2, 3, "符合")
-	w.text(s, 3, 3, "可能")
-	w.text(s, 4, 3, "不符合")
-	w.integer(s, 2, 4, t.VATCounts.Eligible, w.num)
-	w.integer(s, 3, 4, t.VATCounts.Probable, w.num)
-	w.integer(s, 4, 4, t.VATCounts.NotEligible, w.num)
+	s := w.newSheet(TaxSheet)
+	s.text(1, 1, fmt.Sprintf("%d年税收优惠资格提示（供参考，非税务意见）", t.Year), w.title)
+	s.set(1, 2, "增值税免税（按合同）：符合 / 可能 / 不符合；企业所得税：按卖方汇总技术交易额（所得的替代指标），单位：万元", 0)
+	s.text(1, 3, "增值税免税", 0)
+	s.text(2, 3, "符合", 0)
+	s.text(3, 3, "可能", 0)
+	s.text(4, 3, "不符合", 0)
+	s.integer(2, 4, t.VATCounts.Eligible, w.num)
+	s.integer(3, 4, t.VATCounts.Probable, w.num)
+	s.integer(4, 4, t.VATCounts.NotEligible, w.num)
 	head := []string{"卖方代码", "卖方名称", "合同数（项）", "技术交易额", "免税部分（≤500万元）", "减半部分", "适用规则"}
 	const headRow = 6
 	for i, h := range head {
-		w.text(s, i+1, headRow, h)
+		s.text(i+1, headRow, h, w.header)
 	}
-	w.keep(w.f.SetCellStyle(s, cell(1, headRow), cell(len(head), headRow), w.header))
 	for i, e := range t.EIT {
 		r := headRow + 1 + i
-		w.text(s, 1, r, e.SellerID)
-		w.text(s, 2, r, e.Name)
-		w.integer(s, 3, r, e.Contracts, w.num)
-		w.number(s, 4, r, WanYuan(e.TechAmount), w.num)
-		w.number(s, 5, r, WanYuan(e.Exempt), w.num)
-		w.number(s, 6, r, WanYuan(e.HalfRate), w.num)
+		s.text(1, r, e.SellerID, 0)
+		s.text(2, r, e.Name, 0)
+		s.integer(3, r, e.Contracts, w.num)
+		s.number(4, r, WanYuan(e.TechAmount), w.num)
+		s.number(5, r, WanYuan(e.Exempt), w.num)
+		s.number(6, r, WanYuan(e.HalfRate), w.num)
 		rules := ""
 		for j, id := range e.Rules {
 			if j > 0 {
@@ -324,7 +445,7 @@ func (w *book) tax(t *TaxReport) {
 			}
 			rules += id
 		}
-		w.text(s, 7, r, rules)
+		s.text(7, r, rules, 0)
 	}
-	w.finish(s, headRow)
+	w.flush(headRow)
 }
