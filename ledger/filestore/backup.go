@@ -77,7 +77,7 @@ func backupFrom(ctx context.Context, src *Store, to string, opts Options) (Backu
 		for i, seg := range old.segs {
 			end := int64(headerBytes)
 			if last := segLast(old, i); last > 0 {
-				l := old.locs[last-1]
+				l := old.loc(last)
 				end = l.off + int64(l.n)
 			}
 			have[seg.name] = end
@@ -87,7 +87,8 @@ func backupFrom(ctx context.Context, src *Store, to string, opts Options) (Backu
 		case oldHead > head:
 			return BackupReport{}, fmt.Errorf("the backup holds position %d, the source only %d: not a backup of this log", oldHead, head)
 		case oldHead > 0:
-			rec, err := readRecord(src.segs[src.locs[oldHead-1].seg], src.locs[oldHead-1], oldHead)
+			l := src.loc(oldHead)
+			rec, err := readRecord(src.segs[l.seg], l, oldHead)
 			if err != nil {
 				return BackupReport{}, err
 			}
@@ -105,7 +106,7 @@ func backupFrom(ctx context.Context, src *Store, to string, opts Options) (Backu
 		}
 		end := int64(headerBytes)
 		if last > 0 {
-			l := src.locs[last-1]
+			l := src.loc(last)
 			end = l.off + int64(l.n)
 		}
 		n, err := copySegment(ctx, fsys, seg, filepath.Join(to, seg.name), have[seg.name], end)
@@ -299,7 +300,7 @@ func (s *Store) Size() int64 {
 	var n int64
 	for i := range s.segs {
 		if last := segLast(s, i); last > 0 {
-			l := s.locs[last-1]
+			l := s.loc(last)
 			n += l.off + int64(l.n)
 		} else {
 			n += headerBytes

@@ -362,7 +362,7 @@ func loadCheckpoint(fsys FS, dir string, segs []segment) (*index, int, int64, er
 	}
 	// The record at the checkpoint's position is where it says, is the one it says, and
 	// ends what it covers: so the log it was taken of is this one, up to there.
-	l := x.locs[x.last-1]
+	l := x.loc(x.last)
 	rec, err := readRecord(segs[l.seg], l, x.last)
 	if err != nil {
 		return nil, 0, 0, err
@@ -378,7 +378,7 @@ func loadCheckpoint(fsys FS, dir string, segs []segment) (*index, int, int64, er
 	if !ends {
 		return nil, 0, 0, fmt.Errorf("index checkpoint's position %d does not end what it covers", x.last)
 	}
-	if ps := x.stream(rec.Stream); len(ps) != int(rec.Version) || ps[len(ps)-1] != x.last {
+	if p, ok := x.streamAt(rec.Stream, rec.Version); !ok || p != x.last || x.streamLen(rec.Stream) != rec.Version {
 		return nil, 0, 0, fmt.Errorf("index checkpoint's stream %q does not end at position %d", rec.Stream, x.last)
 	}
 	if p, ok := x.ids.get(rec.ID); !ok || p != x.last {
@@ -524,7 +524,7 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 		b, kick := s.enqueue(chunk{}, last)
 		return res, b, kick, nil
 	}
-	current := ledger.Version(len(s.stream(stream)))
+	current := s.streamLen(stream)
 	if !expected.Matches(current) {
 		return ledger.AppendResult{}, nil, false, &ledger.VersionError{Stream: stream, Expected: expected, Actual: current}
 	}
@@ -570,7 +570,7 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	s.locs = append(s.locs, locs...)
 	si := s.streamNumber(stream)
 	for i := range recs {
-		s.streams[si] = append(s.streams[si], recs[i].Position)
+		s.appendStream(si, recs[i].Position)
 		s.ids.put(recs[i].ID, recs[i].Position)
 	}
 	s.pending = append(s.pending, recs...)
@@ -801,7 +801,7 @@ func (s *Store) lookup(id uuid.UUID) (ledger.Record, bool, error) {
 		s.mu.RUnlock()
 		return rec, true, nil
 	}
-	l := s.locs[p-1]
+	l := s.loc(p)
 	seg := s.segs[l.seg]
 	s.mu.RUnlock()
 	rec, err := readRecord(seg, l, p)
@@ -829,13 +829,12 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from ledger.Versi
 				return
 			}
 			s.mu.RLock()
-			ps := s.stream(stream)
-			if int(v) > len(ps) || ps[v-1] > s.committed {
+			p, ok := s.streamAt(stream, v)
+			if !ok || p > s.committed {
 				s.mu.RUnlock()
 				return
 			}
-			p := ps[v-1]
-			l := s.locs[p-1]
+			l := s.loc(p)
 			seg := s.segs[l.seg]
 			s.mu.RUnlock()
 			rec, err := readRecord(seg, l, p)
@@ -880,6 +879,7 @@ var errStopRead = errors.New("filestore: stop reading")
 // not keep it); otherwise every chunk is newly allocated.
 func (s *Store) readChunks(ctx context.Context, from ledger.Position, reuse bool, fn func(p ledger.Position, seg segment, locs []loc, chunk []byte) error) error {
 	var buf []byte
+	var locs []loc // the chunk's, reused: fn must not keep it
 	p := max(from, 1)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -890,17 +890,18 @@ func (s *Store) readChunks(ctx context.Context, from ledger.Position, reuse bool
 			s.mu.RUnlock()
 			return nil
 		}
-		first := s.locs[p-1]
+		first := s.loc(p)
 		seg := s.segs[first.seg]
+		locs = append(locs[:0], first)
 		q := p
 		for q < s.committed {
-			l := s.locs[q] // position q+1
+			l := s.loc(q + 1)
 			if l.seg != first.seg || l.off+int64(l.n)-first.off > readChunkBytes {
 				break
 			}
+			locs = append(locs, l)
 			q++
 		}
-		locs := s.locs[p-1 : q : q]
 		s.mu.RUnlock()
 		end := locs[len(locs)-1].off + int64(locs[len(locs)-1].n)
 		if n := int(end - first.off); reuse && cap(buf) >= n {
@@ -951,7 +952,7 @@ func (s *Store) VerifyProgress(ctx context.Context, progress func(ledger.Positio
 	// Whatever ends the scan before the head is still found (the log ends too early).
 	tail := 0
 	if head > 0 {
-		tail = int(s.locs[head-1].seg)
+		tail = int(s.loc(head).seg)
 	}
 	s.mu.RUnlock()
 	var where string

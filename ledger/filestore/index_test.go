@@ -19,7 +19,7 @@ import (
 // FuzzReadCheckpoint changes bytes of a valid checkpoint and fixes its CRC up, so that the
 // changes reach the structure checks behind it: reading never panics, and what it accepts
 // keeps the index's invariants (every location inside its segment, stream positions
-// increasing, event IDs sorted), which readCheckpoint checks itself.
+// increasing, event IDs sorted), which readCheckpoint checks itself, and answers.
 func FuzzReadCheckpoint(f *testing.F) {
 	dir := f.TempDir()
 	s, err := Open(dir, Options{SegmentBytes: 1024})
@@ -44,6 +44,20 @@ func FuzzReadCheckpoint(f *testing.F) {
 		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 		d := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(d, checkpointName), b, 0o644))
-		_, _, _ = readCheckpoint(OSFS{}, d) // must not panic
+		x, _, err := readCheckpoint(OSFS{}, d) // must not panic
+		if err != nil {
+			return
+		}
+		// What it accepts answers without panicking.
+		for p := ledger.Position(1); p <= x.last; p++ {
+			_ = x.loc(p)
+		}
+		for i := range 4 {
+			name := fmt.Sprintf("contract-%d", i)
+			for v := ledger.Version(1); v <= x.streamLen(name); v++ {
+				_, _ = x.streamAt(name, v)
+			}
+		}
+		_, _ = x.ids.get(ledger.NewEventID())
 	})
 }

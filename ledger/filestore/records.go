@@ -81,7 +81,7 @@ func (s *Store) decideRecords(recs []ledger.Record) (*batch, bool, error) {
 		want := s.last + 1 + ledger.Position(i)
 		v, ok := versions[r.Stream]
 		if !ok {
-			v = ledger.Version(len(s.stream(r.Stream)))
+			v = s.streamLen(r.Stream)
 		}
 		switch {
 		case r.Position != want:
@@ -129,7 +129,7 @@ func (s *Store) decideRecords(recs []ledger.Record) (*batch, bool, error) {
 	s.locs = append(s.locs, locs...)
 	for i := range recs {
 		si := s.streamNumber(recs[i].Stream)
-		s.streams[si] = append(s.streams[si], recs[i].Position)
+		s.appendStream(si, recs[i].Position)
 		s.ids.put(recs[i].ID, recs[i].Position)
 		rec := recs[i]
 		rec.RecordedAt = rec.RecordedAt.UTC()
