@@ -14,13 +14,14 @@ import (
 // positions, in compact form: a command_id is known by the first 16 bytes of its SHA-256,
 // its fingerprint by its first 16 bytes (128 bits each: a collision between two of a
 // billion keys has a chance below 10^-20), and a command's positions are consecutive (one
-// Append), so the first and the count say them all. An entry takes 40 bytes.
+// Append), so the first and the count say them all.
 //
-// As the filestore's event-ID index, the entries loaded from a saved index sit in one
-// sorted array, which loads without building a map; those indexed since are in a map.
+// The entries of a saved index are answered from it in place (base: its sorted records,
+// cmdEntryBytes each, as the file holds them; a lookup binary-searches them), which a
+// server maps from the file rather than reading into memory; those indexed since are in
+// a map.
 type cmdIndex struct {
-	base []cmdRecord // sorted by key; never changed once loaded
-	dir  []uint32    // base[dir[b]:dir[b+1]] holds the keys whose first two bytes are b
+	base []byte // sorted by key; never changed
 	more map[cmdKey]cmdEntry
 }
 
@@ -38,8 +39,7 @@ type (
 	}
 )
 
-// cmdEntryBytes is what one entry takes in a saved index (and about what it takes in the
-// base array).
+// cmdEntryBytes is what one entry takes in a saved index (and in base).
 const cmdEntryBytes = 16 + 16 + 8 + 4
 
 func newCmdIndex() cmdIndex { return cmdIndex{more: map[cmdKey]cmdEntry{}} }
@@ -79,16 +79,37 @@ func (x *cmdIndex) getKey(k cmdKey) (cmdEntry, bool) {
 	if e, ok := x.more[k]; ok {
 		return e, true
 	}
-	if len(x.base) == 0 {
-		return cmdEntry{}, false
+	lo, hi := 0, len(x.base)/cmdEntryBytes
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		r := x.base[m*cmdEntryBytes : (m+1)*cmdEntryBytes]
+		switch c := bytes.Compare(r[:16], k[:]); {
+		case c == 0:
+			return decodeCmdRecord(r).cmdEntry, true
+		case c < 0:
+			lo = m + 1
+		default:
+			hi = m
+		}
 	}
-	b := binary.BigEndian.Uint16(k[:2])
-	in := x.base[x.dir[b]:x.dir[int(b)+1]]
-	i, found := slices.BinarySearchFunc(in, k, func(r cmdRecord, k cmdKey) int { return bytes.Compare(r.key[:], k[:]) })
-	if !found {
-		return cmdEntry{}, false
-	}
-	return in[i].cmdEntry, true
+	return cmdEntry{}, false
+}
+
+// decodeCmdRecord decodes a record of a saved index.
+func decodeCmdRecord(b []byte) cmdRecord {
+	var r cmdRecord
+	copy(r.key[:], b)
+	copy(r.fp[:], b[16:])
+	r.first = ledger.Position(binary.BigEndian.Uint64(b[32:]))
+	r.n = binary.BigEndian.Uint32(b[40:])
+	return r
+}
+
+func appendCmdRecord(b []byte, r cmdRecord) []byte {
+	b = append(b, r.key[:]...)
+	b = append(b, r.fp[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.first))
+	return binary.BigEndian.AppendUint32(b, r.n)
 }
 
 // add indexes an event of command id at position p. The events of one command are
@@ -106,51 +127,46 @@ func (x *cmdIndex) add(id, fingerprint string, p ledger.Position) {
 	}
 }
 
-// sorted returns every entry, sorted by key.
-func (x *cmdIndex) sorted() []cmdRecord {
+// moreSorted returns the entries indexed since the base, sorted by key.
+func (x *cmdIndex) moreSorted() []cmdRecord {
 	more := make([]cmdRecord, 0, len(x.more))
 	for k, e := range x.more {
 		more = append(more, cmdRecord{k, e})
 	}
 	slices.SortFunc(more, func(a, b cmdRecord) int { return bytes.Compare(a.key[:], b.key[:]) })
-	out := make([]cmdRecord, 0, len(x.base)+len(more))
-	i, j := 0, 0
-	for i < len(x.base) || j < len(more) {
+	return more
+}
+
+// mergeBase calls fn with every entry of base and more (sorted by key, as moreSorted
+// returns them) in key order, more's shadowing base's.
+func mergeBase(base []byte, more []cmdRecord, fn func(r cmdRecord) error) error {
+	i, j, n := 0, 0, len(base)/cmdEntryBytes
+	for i < n || j < len(more) {
+		var r cmdRecord
 		switch {
 		case j == len(more):
-			out = append(out, x.base[i])
+			r = decodeCmdRecord(base[i*cmdEntryBytes:])
 			i++
-		case i == len(x.base):
-			out = append(out, more[j])
+		case i == n:
+			r = more[j]
 			j++
 		default:
-			c := bytes.Compare(x.base[i].key[:], more[j].key[:])
+			b := base[i*cmdEntryBytes:]
+			c := bytes.Compare(b[:16], more[j].key[:])
 			if c < 0 {
-				out = append(out, x.base[i])
+				r = decodeCmdRecord(b)
 				i++
-				continue
+				break
 			}
 			if c == 0 {
 				i++ // the map's entry shadows the base's
 			}
-			out = append(out, more[j])
+			r = more[j]
 			j++
 		}
-	}
-	return out
-}
-
-// setBase installs base, sorted by key without duplicates, and builds its directory.
-func (x *cmdIndex) setBase(base []cmdRecord) {
-	x.base = base
-	x.dir = make([]uint32, 1<<16+1)
-	i := 0
-	for b := range 1 << 16 {
-		x.dir[b] = uint32(i)
-		for i < len(base) && int(binary.BigEndian.Uint16(base[i].key[:2])) == b {
-			i++
+		if err := fn(r); err != nil {
+			return err
 		}
 	}
-	x.dir[1<<16] = uint32(len(base))
-	x.more = map[cmdKey]cmdEntry{}
+	return nil
 }

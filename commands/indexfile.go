@@ -49,15 +49,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // SaveIndex writes the handler's index of the log, as it stands, to w, and returns the
 // position it covers (0: the index is empty and nothing was written, as there is nothing
-// to save). It also compacts the index in memory. It holds up commands for the time it
-// takes to sort the entries indexed since the last save or load, not while writing.
+// to save). It holds up commands for the time it takes to sort the entries indexed since
+// the index was loaded, not while writing.
 func (h *Handler) SaveIndex(ctx context.Context, w io.Writer) (ledger.Position, error) {
 	h.catchMu.Lock() // no catching up meanwhile: the index stays at its checkpoint
 	defer h.catchMu.Unlock()
 	h.idxMu.Lock()
 	pos := h.idx.checkpoint
-	all := h.idx.commands.sorted()
-	h.idx.commands.setBase(all)
+	base, more := h.idx.commands.base, h.idx.commands.moreSorted()
 	grants := make(map[string][]UseGrant, len(h.idx.grants))
 	for a, gs := range h.idx.grants {
 		if len(gs) > 0 {
@@ -79,18 +78,21 @@ func (h *Handler) SaveIndex(ctx context.Context, w io.Writer) (ledger.Position, 
 	b = append(b, indexVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(pos))
 	b = append(b, hash[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(all)))
-	for _, r := range all {
-		b = append(b, r.key[:]...)
-		b = append(b, r.fp[:]...)
-		b = binary.BigEndian.AppendUint64(b, uint64(r.first))
-		b = binary.BigEndian.AppendUint32(b, r.n)
+	n := 0
+	_ = mergeBase(base, more, func(cmdRecord) error { n++; return nil })
+	b = binary.BigEndian.AppendUint64(b, uint64(n))
+	err = mergeBase(base, more, func(r cmdRecord) error {
+		b = appendCmdRecord(b, r)
 		if len(b) >= 1<<20 {
 			if _, err := bw.Write(b); err != nil {
-				return 0, fmt.Errorf("save command index: %w", err)
+				return err
 			}
 			b = b[:0]
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("save command index: %w", err)
 	}
 	achievements := make([]string, 0, len(grants))
 	for a := range grants {
@@ -142,6 +144,15 @@ func (h *Handler) LoadIndex(ctx context.Context, r io.Reader) (ledger.Position, 
 	if err != nil {
 		return 0, fmt.Errorf("load command index: %w", err)
 	}
+	return h.LoadIndexBytes(ctx, buf)
+}
+
+// LoadIndexBytes is LoadIndex of the index held in buf, which the handler then answers
+// from in place, without copying its entries: buf must stay valid and unchanged for as
+// long as the handler is used. A server passes a read-only mapping of the file, so that a
+// large index costs one pass to check it at start, not reading it into memory
+// (cmd/techledger does).
+func (h *Handler) LoadIndexBytes(ctx context.Context, buf []byte) (ledger.Position, error) {
 	if len(buf) > IndexBytesMax {
 		return 0, fmt.Errorf("load command index: larger than IndexBytesMax (%d bytes)", IndexBytesMax)
 	}
@@ -205,19 +216,19 @@ func parseIndex(buf []byte) (*logIndex, ledger.Hash, error) {
 	if x.checkpoint == 0 || n > uint64(len(d)/cmdEntryBytes) {
 		return nil, hash, bad("counts do not fit the file")
 	}
-	base := make([]cmdRecord, n)
-	for i := range base {
-		r := &base[i]
-		copy(r.key[:], d)
-		copy(r.fp[:], d[16:])
-		r.first = ledger.Position(binary.BigEndian.Uint64(d[32:]))
-		r.n = binary.BigEndian.Uint32(d[40:])
-		d = d[cmdEntryBytes:]
-		if r.first == 0 || r.n == 0 || r.first+ledger.Position(r.n)-1 > x.checkpoint || (i > 0 && bytes.Compare(base[i-1].key[:], r.key[:]) >= 0) {
+	base := d[: n*cmdEntryBytes : n*cmdEntryBytes]
+	d = d[n*cmdEntryBytes:]
+	for i := range int(n) {
+		r := base[i*cmdEntryBytes:]
+		first, count := ledger.Position(binary.BigEndian.Uint64(r[32:])), binary.BigEndian.Uint32(r[40:])
+		if first == 0 || count == 0 || first+ledger.Position(count)-1 > x.checkpoint {
+			return nil, hash, bad(fmt.Sprintf("entry %d", i))
+		}
+		if i > 0 && bytes.Compare(base[(i-1)*cmdEntryBytes:(i-1)*cmdEntryBytes+16], r[:16]) >= 0 {
 			return nil, hash, bad(fmt.Sprintf("entry %d", i))
 		}
 	}
-	x.commands.setBase(base)
+	x.commands.base = base
 	rd := reader{d: d}
 	nach := rd.u32()
 	for range nach {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"techledger/commands"
@@ -31,12 +32,14 @@ const (
 func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *slog.Logger) error {
 	start := time.Now()
 	if dir != "" {
-		f, err := os.Open(filepath.Join(dir, commandIndexFile))
+		b, err := mapFile(filepath.Join(dir, commandIndexFile))
 		switch {
 		case err == nil:
-			pos, err := h.LoadIndex(ctx, f)
-			f.Close()
+			pos, err := h.LoadIndexBytes(ctx, b)
+			// Checking it read every page: give them back; lookups read what they need.
+			_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
 			if err != nil {
+				_ = syscall.Munmap(b)
 				logger.Warn("command index ignored, reading the log", "reason", err.Error())
 			} else {
 				logger.Info("command index loaded", "position", pos, "took", time.Since(start).Round(time.Millisecond))
@@ -51,6 +54,33 @@ func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *s
 	}
 	logger.Info("command index caught up", "from", from, "to", h.IndexPosition(), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// mapFile maps the file name read-only. The mapping of a loaded command index is kept
+// for the life of the process (the handler answers from it, and a server has one handler
+// for its whole life); the file is replaced by renaming a new one over it, never changed in
+// place, so the mapping stays valid. An empty file is mapped as an empty slice.
+func mapFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() == 0 {
+		return []byte{}, nil
+	}
+	if fi.Size() > commands.IndexBytesMax {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, commands.IndexBytesMax)
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	return b, nil
 }
 
 // saveCommandIndex writes the handler's index to dir through a synced temporary file.
