@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -178,8 +179,7 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, who Princ
 	data := map[string]any{"Title": "统计", "Values": vals, "Errors": errs}
 	status := http.StatusOK
 	if len(errs) == 0 {
-		var rep *reports.Report
-		var monthly reports.Table
+		var view dashView
 		var latest int
 		cache := c.cacheFor(q.asOf)
 		err := server.StateAt(r.Context(), c.cfg.Figures.Projections, q.asOf, func(st *projections.State) error {
@@ -188,19 +188,24 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, who Princ
 			if err != nil {
 				return err
 			}
-			if rep, err = cache.Report(st, p); err != nil {
+			// The report's part of the page is the same for every reader of one position
+			// and period: it is rendered once and kept beside the report.
+			v, err := cache.Get(st, "web-dashboard|"+q.kind+"|"+p.From.String()+"|"+p.To.String(), func() (any, error) {
+				return c.dashboardView(st, cache, p, q)
+			})
+			if err != nil {
 				return err
 			}
-			monthly, err = cache.Monthly(st, p)
-			return err
+			view = v.(dashView)
+			return nil
 		})
 		switch {
 		case err == nil:
 			vals["year"] = strconv.Itoa(q.year)
 			if q.kind == reports.KindPeriod { // as the month inputs show them
-				vals["year"], vals["from"], vals["to"] = "", monthOf(rep.Period.From), monthOf(rep.Period.To)
+				vals["year"], vals["from"], vals["to"] = "", monthOf(view.period.From), monthOf(view.period.To)
 			}
-			c.dashboardData(data, rep, monthly, q)
+			data["ReportHTML"] = view.html
 			data["Latest"] = latest
 		case queryError(err, errs):
 		default:
@@ -213,6 +218,31 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, who Princ
 	}
 	data["YearField"] = yearField(vals["year"], data["Latest"], errs["year"])
 	c.render(w, r, status, "dashboard", who, data)
+}
+
+// dashView is the report's part of the dashboard, rendered.
+type dashView struct {
+	html   template.HTML
+	period reports.Period
+}
+
+// dashboardView renders the tiles, charts and tables of period p from st.
+func (c *Console) dashboardView(st *projections.State, cache *reports.Cache, p reports.Period, q dashQuery) (dashView, error) {
+	rep, err := cache.Report(st, p)
+	if err != nil {
+		return dashView{}, err
+	}
+	monthly, err := cache.Monthly(st, p)
+	if err != nil {
+		return dashView{}, err
+	}
+	data := map[string]any{}
+	c.dashboardData(data, rep, monthly, q)
+	var buf bytes.Buffer
+	if err := c.pages["dashboard"].ExecuteTemplate(&buf, "dashreport", data); err != nil {
+		return dashView{}, fmt.Errorf("render the dashboard: %w", err)
+	}
+	return dashView{html: template.HTML(buf.String()), period: rep.Period}, nil
 }
 
 // yearField is the year picker: the dashYears years to the latest with data, and the one
