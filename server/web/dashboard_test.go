@@ -344,7 +344,7 @@ func TestBrowser_DashboardMatchesAPI(t *testing.T) {
 		png := value(tb, chromedp.Screenshot(css(`#chart-`+id+` svg`)))
 		require.NoError(t, os.WriteFile(filepath.Join(artifactDir(t), "chart-"+id+".png"), png, 0o644))
 	}
-	tb.run(js(`window.scrollTo(0, 0)`))
+	tb.run(js(`document.querySelector("#dash-head").scrollIntoView()`))
 	top := value(tb, chromedp.CaptureScreenshot()) // the first screen, for docs/console-dashboard.png
 	require.NoError(t, os.WriteFile(filepath.Join(artifactDir(t), "dashboard-top.png"), top, 0o644))
 
