@@ -205,44 +205,122 @@ func (l *Log) matches(ctx context.Context, n int64) (bool, error) {
 	return false, nil // the log is shorter than the tree
 }
 
-// catchUp appends every record of the log after the tree's size.
+// RawScanner is an optional capability of a Source (filestore.Store has it): it hands out
+// each record's binary encoding (see (*ledger.Record).AppendBinary) from a buffer it
+// reuses, so that a rebuild decodes in place and allocates nothing per record. ScanRaw
+// calls fn for every record with position >= from, in order, up to the head at the time of
+// the call or later; raw is valid only until fn returns. It returns the first error fn
+// returns, ctx's error or a read error.
+type RawScanner interface {
+	ScanRaw(ctx context.Context, from ledger.Position, fn func(pos ledger.Position, raw []byte) error) error
+}
+
+// catchUpBatch is how many chain hashes travel together from the goroutine reading the
+// log to the tree during catchUp (2 MB).
+const catchUpBatch = 1 << 16
+
+// catchUp appends every record of the log after the tree's size. One goroutine reads the
+// log (through ScanRaw when the source has it) and checks that the records are in order
+// and chained, while the caller's appends batches of their chain hashes to the tree, which
+// hashes whole groups of records on every core.
 func (l *Log) catchUp(ctx context.Context) error {
 	n := l.tree.Size()
 	if n == 0 {
 		l.lastHash = ledger.Hash{}
 	}
-	batch := make([]ledger.Hash, 0, 1024)
-	for rec, err := range l.src.ReadAll(ctx, ledger.Position(n+1)) {
-		if err != nil {
-			return fmt.Errorf("transparency: read the log from position %d: %w", n+1, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan []ledger.Hash, 1)
+	free := make(chan []ledger.Hash, 2)
+	for range cap(free) {
+		free <- make([]ledger.Hash, 0, catchUpBatch)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(full)
+		readErr <- l.readChains(ctx, n+1, free, full)
+	}()
+	var err error
+	for batch := range full {
+		if err == nil {
+			if err = l.tree.Append(batch...); err != nil {
+				err = fmt.Errorf("transparency: %w", err)
+				cancel()
+			}
 		}
-		if err := l.check(&rec, n+int64(len(batch))+1); err != nil {
+		free <- batch[:0]
+	}
+	if rerr := <-readErr; err == nil && rerr != nil {
+		err = rerr
+	}
+	return err
+}
+
+// readChains reads the log from position from on and sends the records' chain hashes to
+// full in batches taken from free, the last one possibly short. It checks each record with
+// l.check, so it owns l.lastHash until it returns.
+func (l *Log) readChains(ctx context.Context, from int64, free <-chan []ledger.Hash, full chan<- []ledger.Hash) error {
+	batch := <-free
+	next := from
+	add := func(pos ledger.Position, prev, hash ledger.Hash) error {
+		if err := l.check(pos, prev, hash, next); err != nil {
 			return err
 		}
-		batch = append(batch, rec.Hash)
+		next++
+		batch = append(batch, hash)
 		if len(batch) == cap(batch) {
-			if err := l.tree.Append(batch...); err != nil {
-				return fmt.Errorf("transparency: %w", err)
+			full <- batch
+			select {
+			case batch = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			n += int64(len(batch))
-			batch = batch[:0]
+		}
+		return nil
+	}
+	readErr := func(err error) error {
+		if errors.As(err, new(*ledger.CorruptionError)) {
+			return err
+		}
+		return fmt.Errorf("transparency: read the log from position %d: %w", next, err)
+	}
+	if rs, ok := l.src.(RawScanner); ok {
+		var rec ledger.RawRecord
+		err := rs.ScanRaw(ctx, ledger.Position(from), func(pos ledger.Position, raw []byte) error {
+			if err := rec.UnmarshalBinary(raw); err != nil || rec.Position != pos {
+				return &ledger.CorruptionError{Position: pos, Reason: fmt.Sprintf("transparency: record does not decode as position %d: %v", pos, err)}
+			}
+			return add(rec.Position, rec.PrevHash, rec.Hash)
+		})
+		if err != nil {
+			return readErr(err)
+		}
+	} else {
+		for rec, err := range l.src.ReadAll(ctx, ledger.Position(from)) {
+			if err != nil {
+				return readErr(err)
+			}
+			if err := add(rec.Position, rec.PrevHash, rec.Hash); err != nil {
+				return readErr(err)
+			}
 		}
 	}
-	if err := l.tree.Append(batch...); err != nil {
-		return fmt.Errorf("transparency: %w", err)
+	if len(batch) > 0 {
+		full <- batch
 	}
 	return nil
 }
 
-// check asserts that rec is the record at position want and links to the one before it.
-func (l *Log) check(rec *ledger.Record, want int64) error {
-	if rec.Position != ledger.Position(want) {
-		return &ledger.CorruptionError{Position: rec.Position, Reason: fmt.Sprintf("transparency: expected position %d", want)}
+// check asserts that the record at pos, whose previous hash is prev and hash is hash, is
+// the record at position want and links to the one before it.
+func (l *Log) check(pos ledger.Position, prev, hash ledger.Hash, want int64) error {
+	if pos != ledger.Position(want) {
+		return &ledger.CorruptionError{Position: pos, Reason: fmt.Sprintf("transparency: expected position %d", want)}
 	}
-	if rec.PrevHash != l.lastHash {
-		return &ledger.CorruptionError{Position: rec.Position, Reason: fmt.Sprintf("transparency: previous hash %s does not match hash %s of position %d", rec.PrevHash, l.lastHash, want-1)}
+	if prev != l.lastHash {
+		return &ledger.CorruptionError{Position: pos, Reason: fmt.Sprintf("transparency: previous hash %s does not match hash %s of position %d", prev, l.lastHash, want-1)}
 	}
-	l.lastHash = rec.Hash
+	l.lastHash = hash
 	return nil
 }
 
@@ -299,7 +377,7 @@ func (l *Log) follow(ctx context.Context) error {
 			}
 			return fmt.Errorf("transparency: follow the log: %w", err)
 		}
-		if err := l.check(&rec, n+1); err != nil {
+		if err := l.check(rec.Position, rec.PrevHash, rec.Hash, n+1); err != nil {
 			return err
 		}
 		if err := l.tree.Append(rec.Hash); err != nil {

@@ -53,7 +53,8 @@ const (
 	// when a proof needs several hashes close to each other: the hashes of one group.
 	readSpanMax = groupHashes
 	// parallelGroupsMin is the least number of whole groups an Append hashes on several
-	// goroutines; parallelGroupsMax bounds the groups hashed in one round (4 MB of hashes).
+	// goroutines; parallelGroupsMax bounds the groups hashed in one round (4 MB of hashes,
+	// added to the tail at once).
 	parallelGroupsMin = 8
 	parallelGroupsMax = 256
 )
@@ -78,9 +79,7 @@ type Tree struct {
 	// upper[l] holds the hashes of the nodes of level upperLevel+l, in node order: every
 	// node of that level in the tree (n>>(upperLevel+l) of them).
 	upper [][]tlog.Hash
-	// groups is the scratch space of Append's parallel rounds.
-	groups []tlog.Hash
-	err    error // a failed write: the tree accepts nothing more
+	err   error // a failed write: the tree accepts nothing more
 }
 
 // OpenTree opens (creating if needed) the hash file at path. It keeps the longest prefix
@@ -284,62 +283,79 @@ func (t *Tree) climb(r int64, level int, h tlog.Hash) error {
 	}
 }
 
-// store appends the hash h of node of level to the stored hashes.
+// store stores the hash h of node of level: at the end of the tail, or in the slot
+// appendGroups made for it.
 func (t *Tree) store(level int, node int64, h tlog.Hash) {
-	t.tail = append(t.tail, h[:]...)
-	t.edge[level] = edgeHash{index: tlog.StoredHashIndex(level, node) + 1, hash: h}
+	i := tlog.StoredHashIndex(level, node)
+	switch off := (i - t.written) * hashSize; {
+	case off == int64(len(t.tail)):
+		t.tail = append(t.tail, h[:]...)
+	case off >= 0 && off < int64(len(t.tail)):
+		copy(t.tail[off:], h[:])
+	default:
+		panic(fmt.Sprintf("transparency: stored hash %d stored after %d hashes", i, t.written+int64(len(t.tail))/hashSize))
+	}
+	t.edge[level] = edgeHash{index: i + 1, hash: h}
 	if level >= upperLevel {
 		t.addUpper(level, node, h)
 	}
 }
 
 // appendGroups appends whole groups of 256 records to a tree whose size is a multiple of
-// 256: the stored hashes of each group (its leaves and nodes up to its root, in stored
-// order) are computed on several goroutines, then each group's root climbs the tree.
+// 256. It extends the tail by every hash these records store; the hashes of each group
+// (its leaves and nodes up to its root, contiguous) are computed into their place on
+// several goroutines, then each group's root climbs the tree, filling the slots of the
+// nodes above it.
 func (t *Tree) appendGroups(chains []ledger.Hash) error {
-	g := len(chains) / groupLeaves
-	if cap(t.groups) < g*groupHashes {
-		t.groups = make([]tlog.Hash, parallelGroupsMax*groupHashes)
+	g := int64(len(chains) / groupLeaves)
+	first := tlog.StoredHashIndex(0, t.n)
+	start := int64(len(t.tail)) - (first-t.written)*hashSize // 0: the tail ends at first
+	if start != 0 {
+		panic(fmt.Sprintf("transparency: the tree's tail does not end at stored hash %d", first))
 	}
-	out := t.groups[:g*groupHashes]
-	workers := min(runtime.GOMAXPROCS(0), g)
+	end := int64(len(t.tail)) + (tlog.StoredHashCount(t.n+g*groupLeaves)-first)*hashSize
+	t.tail = slices.Grow(t.tail, int(end)-len(t.tail))[:end]
+	n0 := t.n
+	offset := func(k int64) int64 { // where group k's hashes start in the tail
+		return (tlog.StoredHashIndex(0, n0+k*groupLeaves) - t.written) * hashSize
+	}
+	workers := min(int64(runtime.GOMAXPROCS(0)), g)
 	var wg sync.WaitGroup
 	for w := range workers {
 		lo, hi := g*w/workers, g*(w+1)/workers
 		wg.Go(func() {
 			for k := lo; k < hi; k++ {
-				hashGroup(out[k*groupHashes:(k+1)*groupHashes], chains[k*groupLeaves:(k+1)*groupLeaves])
+				off := offset(k)
+				hashGroup(t.tail[off:off+groupHashes*hashSize], chains[k*groupLeaves:(k+1)*groupLeaves])
 			}
 		})
 	}
 	wg.Wait()
 	for k := range g {
-		hs := out[k*groupHashes : (k+1)*groupHashes]
-		last := t.n + groupLeaves - 1 // the record whose hashes end the group
-		for _, h := range hs[:groupHashes-1] {
-			t.tail = append(t.tail, h[:]...)
-		}
+		off := offset(k) + (groupHashes-1)*hashSize
+		last := n0 + (k+1)*groupLeaves - 1 // the record whose hashes end the group
 		// The edge below level 8 is not updated: the next record starts a new group, whose
 		// nodes below level 8 have no left sibling outside it.
-		if err := t.climb(last, upperLevel, hs[groupHashes-1]); err != nil {
+		if err := t.climb(last, upperLevel, tlog.Hash(t.tail[off:])); err != nil {
+			t.err = err // the tail holds slots never filled: accept nothing more
 			return err
 		}
-		t.n += groupLeaves
+		t.n = last + 1
 	}
 	return nil
 }
 
 // hashGroup computes the groupHashes stored hashes of a group of groupLeaves records
-// whose chain hashes are chains, in stored order (tlog.StoredHashIndex): each record's
-// leaf hash, then the nodes it completes; the group's root is last.
-func hashGroup(out []tlog.Hash, chains []ledger.Hash) {
+// whose chain hashes are chains into out, in stored order (tlog.StoredHashIndex): each
+// record's leaf hash, then the nodes it completes; the group's root is last.
+func hashGroup(out []byte, chains []ledger.Hash) {
 	var edge [upperLevel + 1]tlog.Hash
 	p := 0
 	for j, c := range chains {
 		h := LeafHash(c)
 		for level := 0; ; level++ {
-			out[p] = h
-			p++
+			copy(out[p:], h[:])
+			p += hashSize
 			if (j>>level)&1 == 0 {
 				edge[level] = h
 				break
@@ -347,8 +363,8 @@ func hashGroup(out []tlog.Hash, chains []ledger.Hash) {
 			h = tlog.NodeHash(edge[level], h)
 		}
 	}
-	if p != groupHashes {
-		panic(fmt.Sprintf("transparency: a group of %d records stored %d hashes", len(chains), p))
+	if p != groupHashes*hashSize {
+		panic(fmt.Sprintf("transparency: a group of %d records stored %d hashes", len(chains), p/hashSize))
 	}
 }
 
