@@ -143,7 +143,8 @@ type Store struct {
 	ckptPos atomic.Uint64 // position the last checkpoint read or written covers
 	ckptHas atomic.Bool   // a checkpoint was read or written
 
-	active File // the segment being written; the syncer's after Open
+	active  File  // the segment being written; the syncer's after Open
+	durable int64 // bytes of active its last successful fsync covered; the syncer's after Open
 }
 
 // chunk is a unit of work for the syncer: a frame to write (frames[off:end] of the queue
@@ -237,7 +238,7 @@ func (s *Store) recover() error {
 		if err != nil {
 			return err
 		}
-		s.active, s.size = f, headerBytes
+		s.active, s.size, s.durable = f, headerBytes, headerBytes
 		return s.addSegment(seg)
 	}
 	for _, seg := range segs {
@@ -265,14 +266,17 @@ func (s *Store) recover() error {
 		if err := f.Truncate(res.end); err != nil {
 			return fmt.Errorf("truncate torn tail of %s at %d: %w", seg.name, res.end, err)
 		}
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", seg.name, err)
-		}
+	}
+	// What was read may be in the page cache only: written by a process that was killed
+	// before its fsync. It is about to be served as the log (read, and answered as
+	// duplicate to a retry), so it must be durable first.
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", seg.name, err)
 	}
 	if _, err := f.Seek(res.end, 0); err != nil {
 		return fmt.Errorf("seek %s: %w", seg.name, err)
 	}
-	s.size = res.end
+	s.size, s.durable = res.end, res.end
 	return nil
 }
 
@@ -707,7 +711,7 @@ func (s *Store) flush(work []chunk, frames []byte, b *batch) {
 			}
 			from = to
 			s.active.Close()
-			s.active = c.roll
+			s.active, s.durable = c.roll, headerBytes
 			if err == nil {
 				s.mu.RLock()
 				sealed := append([]segment(nil), s.segs[:c.seg]...)
@@ -752,7 +756,30 @@ func (s *Store) flush(work []chunk, frames []byte, b *batch) {
 	}
 }
 
+// writeSync writes buf to the active segment and fsyncs it. If either fails, it cuts the
+// segment back to what the last successful fsync covered: after a failed write or fsync
+// the page cache may hold bytes that the disk does not and never will (Linux marks the
+// pages clean after a failed writeback: "fsyncgate"), and the next Open of this
+// directory by a process that did not crash would read them as part of the log.
 func (s *Store) writeSync(buf []byte) error {
+	err := s.writeSyncOnce(buf)
+	if err == nil {
+		s.durable += int64(len(buf))
+		return nil
+	}
+	if terr := s.active.Truncate(s.durable); terr != nil {
+		return fmt.Errorf("%w (and cutting the segment back to %d bytes: %v)", err, s.durable, terr)
+	}
+	if serr := s.active.Sync(); serr != nil {
+		return fmt.Errorf("%w (and syncing the segment cut back to %d bytes: %v)", err, s.durable, serr)
+	}
+	if _, serr := s.active.Seek(s.durable, io.SeekStart); serr != nil {
+		return fmt.Errorf("%w (and seeking to %d: %v)", err, s.durable, serr)
+	}
+	return err
+}
+
+func (s *Store) writeSyncOnce(buf []byte) error {
 	if len(buf) > 0 {
 		if _, err := s.active.Write(buf); err != nil {
 			return fmt.Errorf("write segment: %w", err)

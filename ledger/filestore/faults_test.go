@@ -1,0 +1,124 @@
+package filestore_test
+
+import (
+	"log/slog"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"techledger/ledger"
+	"techledger/ledger/filestore"
+	"techledger/ledger/filestore/faultfs"
+	"techledger/ledger/storetest"
+)
+
+// simDir is the data directory inside the in-memory file system.
+const simDir = "/data"
+
+// openFault opens the store of the fault file system's current process.
+func openFault(tb testing.TB, fsys *faultfs.FS) *filestore.Store {
+	tb.Helper()
+	s, err := filestore.Open(simDir, filestore.Options{FS: fsys.Proc(), Logger: slog.New(slog.DiscardHandler), CheckpointRecords: -1})
+	require.NoError(tb, err)
+	return s
+}
+
+func appendOne(tb testing.TB, s ledger.Store, stream string, e ledger.Event) (ledger.AppendResult, error) {
+	tb.Helper()
+	return s.Append(ctx, stream, ledger.Any, e)
+}
+
+// requireHolds checks that the store holds exactly want, in order.
+func requireHolds(tb testing.TB, s ledger.Store, want ...ledger.Event) {
+	tb.Helper()
+	requireLog(tb, s, want)
+	_, err := s.(ledger.Verifier).Verify(ctx)
+	require.NoError(tb, err)
+}
+
+// TestStore_FailedFsyncLeavesNothingForTheNextOpen is the regression test of the first
+// bug the simulation found (seed 2). After a failed fsync, Linux keeps the written bytes
+// in the page cache while the disk may never get them ("fsyncgate"). The store failed,
+// as it should, but a restart of the process (no power cut) read the failed frame back
+// from the page cache: a retry of that append answered "duplicate", the next append went
+// after it, and a later crash left a hole of zeros in the middle of the log — open
+// refused it as corrupt and every acknowledged event after the hole was out of reach. The
+// store now cuts the active segment back to what its last successful fsync covered.
+func TestStore_FailedFsyncLeavesNothingForTheNextOpen(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	s := openFault(t, fsys)
+	a, b, c, d := storetest.Ev("A", 1), storetest.Ev("B", 2), storetest.Ev("C", 3), storetest.Ev("D", 4)
+	_, err := appendOne(t, s, "s", a)
+	require.NoError(t, err)
+	fsys.FailNext(faultfs.FaultSync, 0) // the disk gets none of b
+	_, err = appendOne(t, s, "s", b)
+	require.ErrorIs(t, err, syscall.EIO)
+	_, err = appendOne(t, s, "s", c)
+	require.ErrorIs(t, err, syscall.EIO, "the store refuses appends until reopened")
+	s.Close()
+
+	s = openFault(t, fsys) // a restart: the page cache is kept
+	res, err := appendOne(t, s, "s", b)
+	require.NoError(t, err)
+	require.False(t, res.Duplicate, "b never reached the disk: the retry must append it")
+	_, err = appendOne(t, s, "s", d)
+	require.NoError(t, err)
+	s.Close()
+
+	fsys.Crash()
+	s = openFault(t, fsys)
+	defer s.Close()
+	requireHolds(t, s, a, b, d)
+}
+
+// TestStore_OpenSyncsWhatAKilledProcessWrote is the regression test of the second bug:
+// a process killed between its write and its fsync leaves the frame in the page cache.
+// The next open read it as part of the log and answered a retry "duplicate" without the
+// frame being durable; a power cut then lost an event acknowledged by that answer. Open
+// now fsyncs the active segment before it serves anything.
+func TestStore_OpenSyncsWhatAKilledProcessWrote(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	s := openFault(t, fsys)
+	a, b := storetest.Ev("A", 1), storetest.Ev("B", 2)
+	_, err := appendOne(t, s, "s", a)
+	require.NoError(t, err)
+	fsys.KillAtNextSync()
+	_, err = appendOne(t, s, "s", b)
+	require.ErrorIs(t, err, faultfs.ErrDead)
+	s.Close()
+
+	s = openFault(t, fsys)
+	res, err := appendOne(t, s, "s", b)
+	require.NoError(t, err)
+	require.True(t, res.Duplicate, "b is in the log the new process reads")
+	s.Close()
+
+	fsys.Crash()
+	s = openFault(t, fsys)
+	defer s.Close()
+	requireHolds(t, s, a, b)
+}
+
+// TestStore_FailedWriteCutsTheShortWrite: a write that fails having written part of a
+// frame (a short write, ENOSPC) leaves nothing of it for the next open either.
+func TestStore_FailedWriteCutsTheShortWrite(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	s := openFault(t, fsys)
+	a, b, c := storetest.Ev("A", 1), storetest.Ev("B", 2), storetest.Ev("C", 3)
+	_, err := appendOne(t, s, "s", a)
+	require.NoError(t, err)
+	fsys.FailNext(faultfs.FaultNoSpace, 20)
+	_, err = appendOne(t, s, "s", b)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	s.Close()
+
+	s = openFault(t, fsys)
+	_, err = appendOne(t, s, "s", c)
+	require.NoError(t, err)
+	s.Close()
+	fsys.Crash()
+	s = openFault(t, fsys)
+	defer s.Close()
+	requireHolds(t, s, a, c)
+}
