@@ -1,7 +1,10 @@
 package filestore_test
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -121,4 +124,74 @@ func TestStore_FailedWriteCutsTheShortWrite(t *testing.T) {
 	s = openFault(t, fsys)
 	defer s.Close()
 	requireHolds(t, s, a, c)
+}
+
+// TestOpen_RemovesAnEmptySegmentWhoseBatchesWereLost is the regression test of the bug
+// the simulation found with seed 34: a segment is created when the batches decided fill
+// the one before, before the syncer has written them there. A crash (or a failed fsync)
+// in between left a log whose last segment starts past its end, and Open refused it as
+// corrupt although nothing acknowledged was lost. Open now removes such an empty segment.
+func TestOpen_RemovesAnEmptySegmentWhoseBatchesWereLost(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	s := openFault(t, fsys)
+	a, b, c := storetest.Ev("A", 1), storetest.Ev("B", 2), storetest.Ev("C", 3)
+	for _, e := range []ledger.Event{a, b} {
+		_, err := appendOne(t, s, "s", e)
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close())
+	// What a roll for positions 3..8 left: the segment of position 9, header only.
+	p := fsys.Proc()
+	require.NoError(t, p.Remove(filepath.Join(simDir, "INDEX")))
+	f, err := p.OpenFile(filepath.Join(simDir, "00000000000000000009.seg"), os.O_CREATE|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	_, err = f.Write(append([]byte("TLSEG\x00\x00\x01"), 0, 0, 0, 0, 0, 0, 0, 9))
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	require.NoError(t, p.SyncDir(simDir))
+	fsys.Crash()
+
+	s = openFault(t, fsys)
+	res, err := appendOne(t, s, "s", c)
+	require.NoError(t, err)
+	require.Equal(t, []ledger.Position{3}, res.Positions)
+	require.NoError(t, s.Close())
+	require.NotContains(t, fsys.List(simDir), "00000000000000000009.seg")
+	fsys.Crash()
+	s = openFault(t, fsys)
+	defer s.Close()
+	requireHolds(t, s, a, b, c)
+}
+
+// TestStore_CloseCutsWhatAFailedFsyncLeft: when cutting the segment back after a failed
+// fsync fails too, Close tries again; if that fails, Close says so (ErrUncutTail).
+func TestStore_CloseCutsWhatAFailedFsyncLeft(t *testing.T) {
+	for _, closeCuts := range []bool{true, false} {
+		t.Run(fmt.Sprint("close cuts ", closeCuts), func(t *testing.T) {
+			fsys := faultfs.New(faultfs.Config{})
+			s := openFault(t, fsys)
+			a, b := storetest.Ev("A", 1), storetest.Ev("B", 2)
+			_, err := appendOne(t, s, "s", a)
+			require.NoError(t, err)
+			fsys.FailNext(faultfs.FaultSync, 0)
+			fsys.FailNext(faultfs.FaultTruncate, 0)
+			_, err = appendOne(t, s, "s", b)
+			require.ErrorIs(t, err, syscall.EIO)
+			if !closeCuts {
+				fsys.FailNext(faultfs.FaultTruncate, 0)
+				require.ErrorIs(t, s.Close(), filestore.ErrUncutTail)
+				return
+			}
+			require.NoError(t, s.Close())
+			s = openFault(t, fsys) // a restart, page cache kept
+			res, err := appendOne(t, s, "s", b)
+			require.NoError(t, err)
+			require.False(t, res.Duplicate)
+			require.NoError(t, s.Close())
+			fsys.Crash()
+			s = openFault(t, fsys)
+			defer s.Close()
+			requireHolds(t, s, a, b)
+		})
+	}
 }

@@ -145,6 +145,7 @@ type Store struct {
 
 	active  File  // the segment being written; the syncer's after Open
 	durable int64 // bytes of active its last successful fsync covered; the syncer's after Open
+	uncut   bool  // a failed write or fsync left active longer than durable (the syncer's)
 }
 
 // chunk is a unit of work for the syncer: a frame to write (frames[off:end] of the queue
@@ -246,7 +247,14 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
-	x, res, ckpt, used, err := loadIndex(s.fs, s.dir, s.segs, len(s.segs)-1, s.opts.Logger, true)
+	// A segment is created when the batches decided reach SegmentBytes, before the
+	// syncer has written them to the segment before it. So the last segments may hold
+	// nothing but their header; the log ends in the last one holding frames (tail).
+	tail, err := lastWithFrames(s.segs)
+	if err != nil {
+		return err
+	}
+	x, res, ckpt, used, err := loadIndex(s.fs, s.dir, s.segs, tail, s.opts.Logger, true)
 	if err != nil {
 		return err
 	}
@@ -254,6 +262,23 @@ func (s *Store) recover() error {
 	s.ckptHas.Store(used)
 	s.index = *x
 	s.committed = x.last
+	// An empty segment after the tail is the active one if it starts where the log ends.
+	// Any other was created for batches that never became durable (a crash before the
+	// syncer wrote them, or a failed write or fsync): it holds nothing and is removed.
+	keep := tail + 1
+	if !res.torn && keep < len(s.segs) && s.segs[keep].first == x.last+1 {
+		keep++
+	}
+	if err := s.dropEmptySegments(keep); err != nil {
+		return err
+	}
+	if last := len(s.segs) - 1; last > tail {
+		res.end = headerBytes
+		// What the tail holds may be in the page cache only (see below).
+		if err := s.segs[tail].rf.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", s.segs[tail].name, err)
+		}
+	}
 	seg := s.segs[len(s.segs)-1]
 	f, err := s.fs.OpenFile(seg.path, os.O_WRONLY, 0)
 	if err != nil {
@@ -277,6 +302,41 @@ func (s *Store) recover() error {
 		return fmt.Errorf("seek %s: %w", seg.name, err)
 	}
 	s.size, s.durable = res.end, res.end
+	return nil
+}
+
+// lastWithFrames returns the index of the last of segs holding more than its header (0
+// if none does).
+func lastWithFrames(segs []segment) (int, error) {
+	for i := len(segs) - 1; i > 0; i-- {
+		fi, err := segs[i].rf.Stat()
+		if err != nil {
+			return 0, fmt.Errorf("stat segment %s: %w", segs[i].name, err)
+		}
+		if fi.Size() > headerBytes {
+			return i, nil
+		}
+	}
+	return 0, nil
+}
+
+// dropEmptySegments removes the segments from index keep on, which hold nothing but
+// their header, from the store and from the directory.
+func (s *Store) dropEmptySegments(keep int) error {
+	if keep >= len(s.segs) {
+		return nil
+	}
+	for _, seg := range s.segs[keep:] {
+		seg.rf.Close()
+		if err := s.fs.Remove(seg.path); err != nil {
+			return fmt.Errorf("remove empty segment %s: %w", seg.name, err)
+		}
+		s.opts.Logger.Info("filestore: removed an empty segment whose batches never became durable", "dir", s.dir, "segment", seg.name)
+	}
+	s.segs = s.segs[:keep]
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("sync %s: %w", s.dir, err)
+	}
 	return nil
 }
 
@@ -767,16 +827,26 @@ func (s *Store) writeSync(buf []byte) error {
 		s.durable += int64(len(buf))
 		return nil
 	}
-	if terr := s.active.Truncate(s.durable); terr != nil {
-		return fmt.Errorf("%w (and cutting the segment back to %d bytes: %v)", err, s.durable, terr)
-	}
-	if serr := s.active.Sync(); serr != nil {
-		return fmt.Errorf("%w (and syncing the segment cut back to %d bytes: %v)", err, s.durable, serr)
-	}
-	if _, serr := s.active.Seek(s.durable, io.SeekStart); serr != nil {
-		return fmt.Errorf("%w (and seeking to %d: %v)", err, s.durable, serr)
+	if cerr := s.cutBack(); cerr != nil {
+		s.uncut = true // Close tries again
+		return fmt.Errorf("%w (and cutting the segment back to %d bytes: %v)", err, s.durable, cerr)
 	}
 	return err
+}
+
+// cutBack truncates the active segment to what its last successful fsync covered.
+func (s *Store) cutBack() error {
+	if err := s.active.Truncate(s.durable); err != nil {
+		return err
+	}
+	if err := s.active.Sync(); err != nil {
+		return err
+	}
+	if _, err := s.active.Seek(s.durable, io.SeekStart); err != nil {
+		return err
+	}
+	s.uncut = false
+	return nil
 }
 
 func (s *Store) writeSyncOnce(buf []byte) error {
@@ -1059,8 +1129,21 @@ func (s *Store) Close() error {
 	s.head.Close()
 	s.ckptWG.Wait()
 	s.writeCloseCheckpoint()
-	return s.closeFiles()
+	var cutErr error
+	if s.uncut {
+		if cutErr = s.cutBack(); cutErr != nil {
+			cutErr = fmt.Errorf("%w: segment past offset %d: %v", ErrUncutTail, s.durable, cutErr)
+		}
+	}
+	return errors.Join(cutErr, s.closeFiles())
 }
+
+// ErrUncutTail is returned by Close when, after a failed write or fsync, the store could
+// not cut the active segment back to what its last fsync covered, neither then nor at
+// Close. The page cache may then hold bytes of that segment that the disk does not: a
+// process opening the directory before the machine restarts (or the file's cache is
+// dropped) would read them as part of the log (docs/reliability.md).
+var ErrUncutTail = errors.New("filestore: could not cut unsynced bytes off the active segment")
 
 // writeCloseCheckpoint writes the checkpoint of the whole log, once the syncer has
 // stopped, so that the next Open need not read the log, unless the last checkpoint read or
