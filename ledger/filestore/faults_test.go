@@ -1,6 +1,7 @@
 package filestore_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -124,6 +125,40 @@ func TestStore_FailedWriteCutsTheShortWrite(t *testing.T) {
 	s = openFault(t, fsys)
 	defer s.Close()
 	requireHolds(t, s, a, c)
+}
+
+// TestOpen_FlippedFrameLengthIsCorruptionNotATornTail is the regression test of the bug
+// the simulation found with seed 73: a bit flipped at rest in the length of the last
+// segment's frames made a whole, acknowledged frame look as if it ran past the end of
+// the file, which Open took for a torn tail and cut off with every record from there on,
+// silently. Open now refuses the log, naming the segment and the frame's offset.
+func TestOpen_FlippedFrameLengthIsCorruptionNotATornTail(t *testing.T) {
+	for _, frame := range []int{0, 1, 2} { // the flip in the first, a middle, the last frame
+		t.Run(fmt.Sprint("frame ", frame), func(t *testing.T) {
+			fsys := faultfs.New(faultfs.Config{})
+			s := openFault(t, fsys)
+			for i := range 3 {
+				_, err := appendOne(t, s, "s", storetest.Ev("A", i))
+				require.NoError(t, err)
+			}
+			require.NoError(t, s.Close())
+			seg := filepath.Join(simDir, "00000000000000000001.seg")
+			b, err := fsys.ReadFile(seg)
+			require.NoError(t, err)
+			off := int64(16) // the frames, parsed independently: length uint32 | crc uint32 | payload
+			for range frame {
+				off += 8 + int64(binary.BigEndian.Uint32(b[off:]))
+			}
+			require.NoError(t, fsys.FlipBit(seg, off+1, 7)) // length + 8 MiB: past the end
+			// Without the index checkpoint Close wrote, Open reads the segment (with it,
+			// Verify finds the damage: TestSimulation checks both).
+			require.NoError(t, fsys.Proc().Remove(filepath.Join(simDir, "INDEX")))
+			_, err = filestore.Open(simDir, filestore.Options{FS: fsys.Proc(), Logger: slog.New(slog.DiscardHandler)})
+			var ce *ledger.CorruptionError
+			require.ErrorAs(t, err, &ce)
+			require.Equal(t, fmt.Sprintf("segment 00000000000000000001.seg offset %d", off), ce.Location)
+		})
+	}
 }
 
 // TestOpen_RemovesAnEmptySegmentWhoseBatchesWereLost is the regression test of the bug

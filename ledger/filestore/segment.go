@@ -151,6 +151,9 @@ func scanSegment(seg segment, start int64, next ledger.Position, last bool, visi
 			return tornOrCorrupt(false, "frame length %d out of range", n)
 		}
 		if off+frameHeader+n > res.size {
+			if endsBefore(seg.rf, off, res.size, sum) {
+				return res, corrupt(off, next, "frame length %d runs past the end of the segment, but its crc matches the records up to an earlier end: the length is damaged", n)
+			}
 			return tornOrCorrupt(true, "frame of %d bytes runs past the end of the segment", n)
 		}
 		if cap(payload) < int(n) {
@@ -187,6 +190,32 @@ func scanSegment(seg segment, start int64, next ledger.Position, last bool, visi
 	}
 	res.end = off
 	return res, nil
+}
+
+// endsBefore reports whether the frame at off, whose length runs past size, is in fact
+// whole with a damaged length: the records after its header, walked by their own
+// lengths, reach a point where the CRC of what they cover is the frame's CRC. A frame
+// torn by a crash never is (its CRC covers bytes that are missing), but a bit flipped in
+// the length of a whole frame must not pass for a torn tail, which Open would cut off
+// with every acknowledged record from there on.
+func endsBefore(f io.ReaderAt, off, size int64, sum uint32) bool {
+	b := make([]byte, size-off-frameHeader)
+	if n, _ := f.ReadAt(b, off+frameHeader); n != len(b) {
+		return false
+	}
+	var crc uint32
+	for p := 0; len(b)-p >= recordPrefix; {
+		rn := int(binary.BigEndian.Uint32(b[p:]))
+		if rn > len(b)-p-recordPrefix {
+			return false
+		}
+		crc = crc32.Update(crc, castagnoli, b[p:p+recordPrefix+rn])
+		p += recordPrefix + rn
+		if crc == sum {
+			return true
+		}
+	}
+	return false
 }
 
 // zeroTail reports whether every byte of f from off to size is zero, as a file extended by
