@@ -5,11 +5,13 @@ PKGS ?= ./...
 BENCH ?= .
 BENCHTIME ?= 1s
 # Crash soak: make crash-soak CYCLES=100 [SEED=n]; long fuzzing: make fuzz-long FUZZTIME=10m.
+# Storage-fault simulation: make soak SEEDS=5000 (make test runs 200 seeds).
 CYCLES ?= 100
+SEEDS ?= 2000
 SEED ?=
 FUZZTIME ?= 60s
 
-.PHONY: test lint fmt vet bench fuzz fuzz-long crash-soak demo
+.PHONY: test lint fmt vet bench fuzz fuzz-long crash-soak soak demo
 
 ## test: formatting check, vet, and every test with the race detector.
 test: lint
@@ -56,6 +58,11 @@ fuzz-long:
 crash-soak:
 	TECHLEDGER_CRASH_CYCLES=$(CYCLES) TECHLEDGER_CRASH_SEED=$(SEED) $(GO) test -count=1 -timeout 0 -v \
 		-run '^TestBlackbox_KillAndRestart$$' ./cmd/techledger/
+
+## soak: SEEDS seeded scenarios of the filestore on the fault-injecting file system
+## (docs/reliability.md); one seed: TECHLEDGER_SIM_SEED=n.
+soak:
+	TECHLEDGER_SIM_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 0 -v -run '^TestSimulation$$' ./ledger/filestore/
 
 ## demo: the embedded store loaded with sample data, served over HTTP.
 demo:
