@@ -39,6 +39,9 @@ type RunnerOptions struct {
 	// Progress, if not nil, is called during Start and Rebuild with the position the
 	// replay has reached (every batch of records), for progress bars.
 	Progress func(ledger.Position)
+	// CatchUpWait is how long Read waits for a StartBackground to catch up before it
+	// answers ErrCatchingUp (default CatchUpWaitDefault).
+	CatchUpWait time.Duration
 }
 
 // SnapshotFile is the name of the snapshot in RunnerOptions.SnapshotDir.
@@ -86,10 +89,20 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.st = st
+	r.loaded()
 	r.mu.Unlock()
 	r.opts.Logger.Info("projections caught up", "position", st.Position(), "contracts", st.Contracts())
 	go r.follow(ctx, st.Position())
 	return nil
+}
+
+// StartBackground is Start in a goroutine: it returns at once, so that a server can
+// listen (and take commands, which do not need the projections) while the snapshot loads
+// and the log is replayed. Until then Read waits for it up to RunnerOptions.CatchUpWait,
+// then returns an error wrapping ErrCatchingUp; Position reports 0 and Snapshot writes
+// nothing. If Start fails, Read returns its error from then on, and it is logged.
+func (r *Runner) StartBackground(ctx context.Context) {
+	r.startBackground(ctx, r.Start, r.opts.CatchUpWait, r.opts.Logger, "projections")
 }
 
 // follow applies new records as they are appended.
@@ -102,8 +115,83 @@ func (r *Runner) follow(ctx context.Context, from ledger.Position) {
 // the lock over their read model, the error that stopped them, and the loop that follows.
 type follower struct {
 	mu        sync.RWMutex
-	err       error // why following stopped (nil while it runs)
+	err       error         // why following stopped (nil while it runs)
+	loading   bool          // started in the background (startBackground) and not caught up yet
+	caughtUp  chan struct{} // closed when loading ends
+	wait      time.Duration // how long a query waits for loading to end
 	sinceSnap int
+}
+
+// ErrCatchingUp is returned (wrapped) by the queries of a Runner or SearchRunner started
+// with StartBackground that is still catching up with the log (loading its snapshot and
+// replaying what follows) after the query waited CatchUpWait for it. A server answers
+// 503 with Retry-After then (docs/operations.md).
+var ErrCatchingUp = errors.New("catching up with the log after a start; try again in a moment")
+
+// startBackground marks the runner loading and runs start in a goroutine, which must clear
+// loading (under mu) when its read model is in place. If start fails, the error stops the
+// runner as a failure to follow the log would.
+func (f *follower) startBackground(ctx context.Context, start func(context.Context) error, wait time.Duration, logger *slog.Logger, what string) {
+	if wait <= 0 {
+		wait = CatchUpWaitDefault
+	}
+	f.mu.Lock()
+	f.loading, f.caughtUp, f.wait = true, make(chan struct{}), wait
+	f.mu.Unlock()
+	go func() {
+		err := start(ctx)
+		if err == nil {
+			return
+		}
+		f.mu.Lock()
+		f.loaded()
+		if f.err == nil {
+			f.err = err
+		}
+		f.mu.Unlock()
+		if ctx.Err() == nil {
+			logger.Error(what+" did not start", "err", err)
+		}
+	}()
+}
+
+// CatchUpWaitDefault is how long a query of a runner started in the background waits for
+// it to catch up before it answers ErrCatchingUp (RunnerOptions.CatchUpWait).
+const CatchUpWaitDefault = 2 * time.Second
+
+// loaded ends loading, if it was. mu is held.
+func (f *follower) loaded() {
+	if f.loading {
+		f.loading = false
+		close(f.caughtUp)
+	}
+}
+
+// awaitLoad waits, up to the runner's wait, for a background start to catch up.
+func (f *follower) awaitLoad() {
+	f.mu.RLock()
+	loading, ch, wait := f.loading, f.caughtUp, f.wait
+	f.mu.RUnlock()
+	if !loading {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// ready returns why the read model cannot answer (nil: it can). mu is held.
+func (f *follower) ready(what string) error {
+	switch {
+	case f.loading:
+		return fmt.Errorf("%s are %w", what, ErrCatchingUp)
+	case f.err != nil:
+		return fmt.Errorf("%s are not following the log: %w", what, f.err)
+	}
+	return nil
 }
 
 // run applies each record after from, under the write lock, until ctx is done or a record
@@ -140,10 +228,11 @@ func (f *follower) run(ctx context.Context, log Log, from ledger.Position, apply
 // Read calls fn with the live State under the read lock; fn must not keep it. It returns
 // the error that stopped the runner following the log, if any, without calling fn.
 func (r *Runner) Read(fn func(*State) error) error {
+	r.awaitLoad()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.err != nil {
-		return fmt.Errorf("projections are not following the log: %w", r.err)
+	if err := r.ready("projections"); err != nil {
+		return err
 	}
 	return fn(r.st)
 }
@@ -183,7 +272,7 @@ func (r *Runner) snapshot(force bool) error {
 	var buf bytes.Buffer
 	r.mu.RLock()
 	pos := r.st.Position()
-	if pos == r.snapPos && !force {
+	if (pos == r.snapPos && !force) || r.loading {
 		r.mu.RUnlock()
 		return nil
 	}

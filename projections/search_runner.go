@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"techledger/ledger"
 )
@@ -25,6 +26,9 @@ type SearchRunnerOptions struct {
 	SnapshotEvery int
 	// Logger receives what the runner does (default slog.Default()).
 	Logger *slog.Logger
+	// CatchUpWait is how long Find waits for a StartBackground to catch up before it
+	// answers ErrCatchingUp (default CatchUpWaitDefault).
+	CatchUpWait time.Duration
 }
 
 // SearchRunner keeps a Search up to date with a log, as Runner does for State: it starts
@@ -83,10 +87,18 @@ func (r *SearchRunner) Start(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.s = s
+	r.loaded()
 	r.mu.Unlock()
 	r.opts.Logger.Info("search caught up", "position", s.Position(), "contracts", s.Len())
 	go r.follow(ctx, s.Position())
 	return nil
+}
+
+// StartBackground is Start in a goroutine, as Runner.StartBackground: until the Search
+// has caught up, Find waits for it up to SearchRunnerOptions.CatchUpWait, then returns
+// an error wrapping ErrCatchingUp; Snapshot writes nothing.
+func (r *SearchRunner) StartBackground(ctx context.Context) {
+	r.startBackground(ctx, r.Start, r.opts.CatchUpWait, r.opts.Logger, "search")
 }
 
 func (r *SearchRunner) follow(ctx context.Context, from ledger.Position) {
@@ -97,10 +109,11 @@ func (r *SearchRunner) follow(ctx context.Context, from ledger.Position) {
 // Find answers q on the live Search (see Search.Find). It returns the error that stopped
 // the runner following the log, if any.
 func (r *SearchRunner) Find(q SearchQuery) (SearchResult, error) {
+	r.awaitLoad()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.err != nil {
-		return SearchResult{}, fmt.Errorf("search is not following the log: %w", r.err)
+	if err := r.ready("search results"); err != nil {
+		return SearchResult{}, err
 	}
 	return r.s.Find(q)
 }
@@ -124,7 +137,7 @@ func (r *SearchRunner) Snapshot() error {
 	var buf bytes.Buffer
 	r.mu.RLock()
 	pos := r.s.Position()
-	if pos == r.snapPos {
+	if pos == r.snapPos || r.loading {
 		r.mu.RUnlock()
 		return nil
 	}

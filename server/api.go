@@ -314,9 +314,20 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
+	if errors.Is(err, projections.ErrCatchingUp) {
+		// A restarted server takes commands at once and loads its read models behind;
+		// a read that waited for them in vain is asked to come back.
+		w.Header().Set("Retry-After", strconv.Itoa(CatchUpRetryAfter))
+		s.problem(w, r, http.StatusServiceUnavailable, "catching up", err.Error(), nil)
+		return
+	}
 	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.problem(w, r, http.StatusInternalServerError, "internal error", "the server could not complete the request; it has been logged", nil)
 }
+
+// CatchUpRetryAfter is the Retry-After, in seconds, of a read answered 503 because the
+// projections are still catching up with the log after a start.
+const CatchUpRetryAfter = 2
 
 // problem writes an RFC 9457 problem details response.
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, title, detail string, ext map[string]any) {

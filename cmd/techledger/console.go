@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -22,9 +21,7 @@ import (
 // projections and report cache of the API's report routes, for the statistics dashboard.
 func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, figures *web.Figures, tokens *server.Tokens, tls bool, snapDir string, logger *slog.Logger) (http.Handler, func(), error) {
 	search := projections.NewSearchRunner(s, projections.SearchRunnerOptions{SnapshotDir: snapDir, Logger: logger})
-	if err := search.Start(ctx); err != nil {
-		return nil, nil, fmt.Errorf("search: %w", err)
-	}
+	search.StartBackground(ctx) // as serve's projections: behind the listener
 	cfg := web.Config{Log: s, Commands: handler, Search: search, Figures: figures, TLS: tls, Logger: logger}
 	if v, ok := s.(ledger.Verifier); ok {
 		cfg.Verify = v.Verify

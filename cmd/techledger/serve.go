@@ -113,11 +113,10 @@ func serveFlags(fs *pflag.FlagSet) action {
 			head, _ := s.Head(ctx)
 			logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
 		}
+		// The projections load behind the listener: commands do not need them, and reads
+		// that do wait for them, or answer 503 (docs/operations.md, restart at scale).
 		proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: pf.snapshotDir(data), Logger: logger})
-		if err := proj.Start(ctx); err != nil {
-			fmt.Fprintf(stderr, "techledger: projections: %v\n", err)
-			return exitFailure
-		}
+		proj.StartBackground(ctx)
 		defer func() {
 			if err := proj.Snapshot(); err != nil {
 				logger.Warn("projections snapshot on exit failed", "err", err)

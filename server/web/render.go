@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -109,6 +110,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // failed answers an internal failure: the details go to the log only.
 func (c *Console) failed(w http.ResponseWriter, r *http.Request, who Principal, err error) {
+	if errors.Is(err, projections.ErrCatchingUp) {
+		w.Header().Set("Retry-After", strconv.Itoa(server.CatchUpRetryAfter))
+		c.render(w, r, http.StatusServiceUnavailable, "error", who, map[string]any{"Title": "正在加载", "Message": "服务刚启动，正在加载统计与查询数据，请稍后刷新（catching up with the log）。"})
+		return
+	}
 	c.log.Error("web: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	c.render(w, r, http.StatusInternalServerError, "error", who, map[string]any{"Title": "内部错误", "Message": "服务器未能完成请求，已记录日志（internal error）。"})
 }
