@@ -36,6 +36,34 @@ var PilotUniversities = []PilotUniversity{
 // 长期使用权 of no less than 10 years).
 const LongTermUseYears = 10
 
+// interAcc accumulates plan_intermediary: a row per intermediary, in order of first sight.
+type interAcc struct {
+	row  []int32 // by PartyRef: 1 + index in refs and sums; 0: none yet
+	refs []projections.PartyRef
+	sums []pair
+}
+
+// at returns the sums of intermediary p.
+func (a *interAcc) at(p projections.PartyRef) *pair {
+	a.row = cover(a.row, int(p))
+	i := a.row[p]
+	if i == 0 {
+		a.refs = append(a.refs, p)
+		a.sums = append(a.sums, pair{})
+		i = int32(len(a.sums))
+		a.row[p] = i
+	}
+	return &a.sums[i-1]
+}
+
+// cover returns s grown, with zero values, to hold index i.
+func cover[T any](s []T, i int) []T {
+	if i < len(s) {
+		return s
+	}
+	return append(s, make([]T, i+1-len(s)+len(s)/2)...)
+}
+
 // pilotAcc accumulates plan_pilot_universities.
 type pilotAcc struct {
 	of        []int8 // by seller PartyRef: 0 not looked up yet, -1 not a pilot, else 1 + index in PilotUniversities
@@ -55,9 +83,7 @@ func newPilotAcc() pilotAcc {
 // university returns the index in PilotUniversities of seller p, or -1; it reads the
 // seller's name once per seller.
 func (pa *pilotAcc) university(st *projections.State, p projections.PartyRef) int {
-	if int(p) >= len(pa.of) {
-		pa.of = append(pa.of, make([]int8, int(p)+1-len(pa.of)+len(pa.of)/2)...)
-	}
+	pa.of = cover(pa.of, int(p))
 	switch u := pa.of[p]; {
 	case u < 0:
 		return -1
@@ -76,12 +102,7 @@ func (pa *pilotAcc) university(st *projections.State, p projections.PartyRef) in
 
 func (b *builder) addPlan(w int, f *projections.Facts, sellerHome, buyerHome bool) {
 	if f.Intermediary != 0 {
-		p := b.inter[f.Intermediary]
-		if p == nil {
-			p = &pair{}
-			b.inter[f.Intermediary] = p
-		}
-		p[w].add(f)
+		b.inter.at(f.Intermediary)[w].add(f)
 	}
 
 	pa := &b.pilot
@@ -141,9 +162,9 @@ func (b *builder) planTables(p Period) []Table {
 	}
 	var rows []keyed
 	var total pair
-	for ref, pr := range b.inter {
+	for i, ref := range b.inter.refs {
 		id, name := b.st.Party(ref)
-		rows = append(rows, keyed{id, name, pr})
+		rows = append(rows, keyed{id, name, &b.inter.sums[i]})
 	}
 	slices.SortFunc(rows, func(a, b keyed) int { return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.label, b.label)) })
 	for _, r := range rows {

@@ -2,7 +2,9 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 	"time"
 
 	"techledger/ledger"
@@ -163,6 +165,11 @@ func percent(num, den *big.Int) string {
 	if den.Sign() == 0 {
 		return ""
 	}
+	if num.IsInt64() && den.IsInt64() {
+		if n, d := num.Int64(), den.Int64(); -percentFastMax <= n && n <= percentFastMax && d != math.MinInt64 {
+			return percent64(n, d)
+		}
+	}
 	n := new(big.Int).Mul(num, big.NewInt(10000)) // percent × 100
 	neg := (n.Sign() < 0) != (den.Sign() < 0)
 	n.Abs(n)
@@ -171,13 +178,24 @@ func percent(num, den *big.Int) string {
 	if r.Lsh(r, 1).Cmp(d) >= 0 {
 		q.Add(q, big.NewInt(1))
 	}
-	s := q.String()
-	for len(s) < 3 {
-		s = "0" + s
+	return hundredths(q.String(), neg && q.Sign() != 0)
+}
+
+// percentFastMax bounds the numerators percent64 takes: ×10,000 stays within int64.
+const percentFastMax = math.MaxInt64 / 10000
+
+// percent64 is percent for |n| ≤ percentFastMax and d ∉ {0, MinInt64}, without big.Int.
+func percent64(n, d int64) string {
+	neg := (n < 0) != (d < 0)
+	if n < 0 {
+		n = -n
 	}
-	s = s[:len(s)-2] + "." + s[len(s)-2:]
-	if neg && q.Sign() != 0 {
-		s = "-" + s
+	if d < 0 {
+		d = -d
 	}
-	return s
+	q, r := n*10000/d, n*10000%d
+	if r >= d-r { // 2r ≥ d, without overflow
+		q++
+	}
+	return hundredths(strconv.FormatInt(q, 10), neg && q != 0)
 }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -61,7 +62,7 @@ type builder struct {
 	all                   pair
 	homeSeller, homeBuyer pair
 
-	inter    map[projections.PartyRef]*pair
+	inter    interAcc
 	pilot    pilotAcc
 	counties []pair // by region code: contracts with a party in that home county
 	anyHome  pair   // contracts with a party in a home county
@@ -131,7 +132,6 @@ func newBuilder(st *projections.State) *builder {
 		b.byCode[d] = make([]pair, len(b.codes))
 	}
 	b.ip = make([]pair, len(st.IPTypes())+1)
-	b.inter = map[projections.PartyRef]*pair{}
 	b.counties = make([]pair, len(b.codes))
 	b.outside = make([]pair, len(b.codes))
 	b.pilot = newPilotAcc()
@@ -161,8 +161,8 @@ func (b *builder) add(w int, f *projections.Facts) {
 	if f.IPTypes == 0 {
 		b.ip[len(b.ip)-1][w].add(f)
 	} else {
-		for bit := range len(b.ip) - 1 {
-			if f.IPTypes&(1<<bit) != 0 {
+		for m := f.IPTypes; m != 0; m &= m - 1 {
+			if bit := bits.TrailingZeros16(m); bit < len(b.ip)-1 {
 				b.ip[bit][w].add(f)
 			}
 		}
