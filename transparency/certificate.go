@@ -39,6 +39,7 @@ type Certificate struct {
 	Origin    string          // the checkpoint's origin line
 	Size      int64           // the checkpoint's tree size
 	Root      string          // its root hash (base64, as in the signed note)
+	Note      string          // the signed checkpoint itself (a signed note)
 	Events    int             // the contract's records in the bundle
 	BundleURL string
 	QR        *qrcode.QRCode // of BundleURL
@@ -77,7 +78,7 @@ func NewCertificate(b *Bundle, vkey, bundleURL string) (*Certificate, error) {
 		return nil, fmt.Errorf("the contract's proof bundle does not audit, no certificate: %w", err)
 	}
 	c := &Certificate{Number: b.ContractID, Status: "有效 (in force)", LeafHash: rep.LeafHash.String(), Origin: rep.Checkpoint.Origin,
-		Root: rep.Checkpoint.Root.String(), Size: rep.Checkpoint.Size, Position: rep.Positions[0], Events: rep.Events, BundleURL: bundleURL}
+		Root: rep.Checkpoint.Root.String(), Note: b.Checkpoint, Size: rep.Checkpoint.Size, Position: rep.Positions[0], Events: rep.Events, BundleURL: bundleURL}
 	var typ, subtype, field string
 	for _, br := range b.Records {
 		var rec ledger.Record

@@ -76,6 +76,7 @@ func TestNewCertificate(t *testing.T) {
 	assert.Equal(t, int64(2), c.Size)
 	assert.Equal(t, 2, c.Events)
 	assert.Equal(t, testOrigin, c.Origin)
+	assert.Equal(t, b.Checkpoint, c.Note)
 	assert.False(t, c.Revoked)
 	want, err := qrcode.New(url, qrcode.Medium)
 	require.NoError(t, err)

@@ -18,11 +18,12 @@ import (
 // API's own command handler, signs in with the same tokens and admits the same roles. Its
 // search read model follows the log from a snapshot in snapDir ("" : replayed at start);
 // the returned func writes that snapshot (call it on exit). figures (nil: none) are the
-// projections and report cache of the API's report routes, for the statistics dashboard.
-func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, figures *web.Figures, tokens *server.Tokens, tls bool, snapDir string, logger *slog.Logger) (http.Handler, func(), error) {
+// projections and report cache of the API's report routes, for the statistics dashboard;
+// proofs (nil: none) the transparency log, for the registration certificate page.
+func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, figures *web.Figures, proofs *web.Proofs, tokens *server.Tokens, tls bool, snapDir string, logger *slog.Logger) (http.Handler, func(), error) {
 	search := projections.NewSearchRunner(s, projections.SearchRunnerOptions{SnapshotDir: snapDir, Logger: logger})
 	search.StartBackground(ctx) // as serve's projections: behind the listener
-	cfg := web.Config{Log: s, Commands: handler, Search: search, Figures: figures, TLS: tls, Logger: logger}
+	cfg := web.Config{Log: s, Commands: handler, Search: search, Figures: figures, Proofs: proofs, TLS: tls, Logger: logger}
 	if v, ok := s.(ledger.Verifier); ok {
 		cfg.Verify = v.Verify
 	}

@@ -147,6 +147,7 @@ func serveFlags(fs *pflag.FlagSet) action {
 		}
 		figures := &web.Figures{Projections: proj, Reports: &reports.Cache{}} // one cache: the API's report routes and the console's dashboard
 		cfg := server.Config{Store: s, Commands: cmdHandler, Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public, Reports: figures.Reports}
+		var proofs *web.Proofs // the console's certificate page, with a transparency log
 		if tf.signingKey != "" {
 			l, vkey, err := tf.openSigning(ctx, s, data, logger)
 			if err != nil {
@@ -164,6 +165,7 @@ func serveFlags(fs *pflag.FlagSet) action {
 				}
 			}()
 			cfg.Transparency = l
+			proofs = &web.Proofs{Log: l, VerifierKey: vkey}
 			logger.Info("transparency log", "records", l.Size(), "verifier_key", vkey, "public_proofs", tf.public)
 		}
 		srv := server.New(cfg)
@@ -184,7 +186,7 @@ func serveFlags(fs *pflag.FlagSet) action {
 		default:
 			logger.Info("bearer tokens required", "tokens", tokens.Len())
 		}
-		handler, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, figures, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
+		handler, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, figures, proofs, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: console: %v\n", err)
 			return exitFailure

@@ -96,6 +96,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	data["SignedIn"] = who.Role != ""
 	data["CSRF"] = c.csrfToken(r)
 	data["Nav"] = c.nav(r, who)
+	data["Certificates"] = c.cfg.Proofs != nil
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		c.log.Error("web: render", "page", name, "err", err)
@@ -160,8 +161,9 @@ var funcs = template.FuncMap{
 	"shortHash": func(h ledger.Hash) string { s := h.String(); return s[:12] },
 	"add":       func(a, b int) int { return a + b },
 	// The dashboard's numbers: amounts in 元 and counts with grouped digits, percents ("—": null).
-	"yuan":  func(m projections.Money) string { return group(m.String()) },
-	"count": func(n int64) string { return group(strconv.FormatInt(n, 10)) },
+	"yuan":      func(m projections.Money) string { return group(m.String()) },
+	"count":     func(n int64) string { return group(strconv.FormatInt(n, 10)) },
+	"certParty": func(role string, p any) map[string]any { return map[string]any{"Role": role, "P": p} },
 	"rowOf": func(r reports.Row, noTech bool, total string) map[string]any {
 		return map[string]any{"R": r, "NoTech": noTech, "Total": total != ""}
 	},

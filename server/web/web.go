@@ -98,6 +98,9 @@ type Config struct {
 	// Figures, if set, adds the statistics dashboard at /stats (with its downloads) for the
 	// roles that read statistics (server.ReadFigures).
 	Figures *Figures
+	// Proofs, if set, adds the registration certificate page (/contracts/{id}/certificate)
+	// for the roles that read contracts, linked from the contract page.
+	Proofs *Proofs
 	// Pages and Routes are added by other parts of the server.
 	Pages  []Page
 	Routes []Route
@@ -130,6 +133,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if f := cfg.Figures; f != nil && (f.Projections == nil || f.Reports == nil) {
 		return nil, fmt.Errorf("web: Config.Figures needs Projections and Reports")
+	}
+	if p := cfg.Proofs; p != nil && (p.Log == nil || p.VerifierKey == "") {
+		return nil, fmt.Errorf("web: Config.Proofs needs Log and VerifierKey")
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour
@@ -214,6 +220,9 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("GET /log", c.page(c.getLog, server.Audit))
 	mux.HandleFunc("GET /verify", c.page(c.getVerify, server.Audit))
 
+	if c.cfg.Proofs != nil {
+		mux.HandleFunc("GET /contracts/{id}/certificate", c.page(c.getCertificate, server.ReadContracts))
+	}
 	if c.cfg.Figures != nil {
 		mux.HandleFunc("GET /stats", c.page(c.getDashboard, server.ReadFigures))
 		mux.HandleFunc("GET /stats/report.xlsx", c.page(c.getDashboardFile(reports.FormatXLSX), server.ReadFigures))
