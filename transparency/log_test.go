@@ -304,7 +304,10 @@ func (s rawSource) ScanRaw(ctx context.Context, from ledger.Position, fn func(le
 	return nil
 }
 
-var _ transparency.RawScanner = rawSource{}
+var (
+	_ transparency.RawScanner = rawSource{}
+	_ transparency.RawScanner = (*filestore.Store)(nil) // a rebuild over the filestore decodes in place
+)
 
 // TestLog_RebuildChecksTheLog opens a Log with no hash file over a log of 150,000 records
 // (three batches of the rebuild), read through ReadAll and through ScanRaw: a sound log
