@@ -6,10 +6,13 @@
 //
 // The hashing, the stored-hash layout and the proofs are golang.org/x/mod/sumdb/tlog; the
 // signed notes are golang.org/x/mod/sumdb/note. This package only stores and serves them.
+// A Witness (witness.go, C2SP tlog-witness) cosigns a log's checkpoints once a consistency
+// proof shows they extend the last one it cosigned (cosignatures by
+// github.com/transparency-dev/formats/note).
 //
 // A Log follows any ledger store through ReadAll and Subscribe (see Source), so it works
 // the same over every backend. docs/transparency.md describes the leaf data, the files, the
-// checkpoint and bundle formats, the audit outcomes, key rotation and how a witness plugs in.
+// checkpoint and bundle formats, the audit outcomes, key rotation and the witness.
 //
 // Audit and CheckConsistency (audit.go) are the verifier: they read only what an outsider
 // has (a bundle or two signed notes and a proof, and a verifier key) and share no code with

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/note"
+
+	"techledger/server"
+	"techledger/transparency"
+)
+
+// TestCLI_Witness plugs a witness into a log as tlog-witness intends: serve signs
+// checkpoints; the witness verb cosigns the first, then a later one with the consistency
+// proof served by the log, and the cosigned checkpoint verifies with the log's key and the
+// witness's cosignature key (printed by the verb); a rollback to the first is refused with
+// 409 and the latest size.
+func TestCLI_Witness(t *testing.T) {
+	dir := t.TempDir()
+	logKey, witnessKey := filepath.Join(dir, "log.key"), filepath.Join(dir, "witness.key")
+	code, vkey, errs := runVerb(t, "keygen", "--origin", "test.techledger.example/log", "--out", logKey)
+	require.Equal(t, exitOK, code, errs)
+	vkey = strings.TrimSpace(vkey)
+	code, _, errs = runVerb(t, "keygen", "--origin", "witness.test.techledger.example", "--out", witnessKey)
+	require.Equal(t, exitOK, code, errs)
+
+	code, _, _ = runVerb(t, "witness", "--key", witnessKey)
+	require.Equal(t, exitUsage, code, "no --log and no --state")
+	require.NoError(t, os.Chmod(witnessKey, 0o644))
+	code, _, errs = runVerb(t, "witness", "--key", witnessKey, "--log", vkey, "--state", dir)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "readable by others")
+	require.NoError(t, os.Chmod(witnessKey, 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, done, serr := startServeInProcess(t, ctx, "--data", filepath.Join(dir, "data"), "--signing-key", logKey, "--checkpoint-interval", "20ms", "--public-proofs")
+	wout, werr := &testBuffer{}, &testBuffer{}
+	wdone := make(chan int, 1)
+	go func() {
+		wdone <- run(ctx, []string{"witness", "--key", witnessKey, "--log", vkey, "--state", filepath.Join(dir, "witness"), "--addr", "127.0.0.1:0"}, wout, werr)
+	}()
+	var wurl string
+	require.Eventually(t, func() bool {
+		m := regexp.MustCompile(`addr=(http://\S+)`).FindStringSubmatch(werr.String())
+		if m != nil {
+			wurl = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 5*time.Millisecond, "witness did not start: %s", werr)
+	cosigKey := strings.TrimSpace(wout.String())
+
+	checkpointOfSize := func(n int64) []byte {
+		t.Helper()
+		for i := int64(0); i < n; i++ {
+			resp, err := http.Post(url+"/v1/commands", "application/json", strings.NewReader(registerN(int(100*n+i))))
+			require.NoError(t, err)
+			resp.Body.Close()
+		}
+		var msg []byte
+		require.Eventually(t, func() bool {
+			_, b := httpGet(t, url+"/v1/checkpoint")
+			cp, err := transparency.OpenCheckpoint(b, vkey)
+			msg = b
+			return err == nil && cp.Size >= n
+		}, 10*time.Second, 10*time.Millisecond, serr)
+		return msg
+	}
+	add := func(body []byte) (int, string) {
+		t.Helper()
+		resp, err := http.Post(wurl+"/add-checkpoint", "text/plain", bytes.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	verify := func(msg []byte, cosig string) {
+		t.Helper()
+		lv, err := note.NewVerifier(vkey)
+		require.NoError(t, err)
+		wv, err := transparency.NewCosignatureVerifier(cosigKey)
+		require.NoError(t, err)
+		n, err := note.Open(append(bytes.Clone(msg), cosig...), note.VerifierList(lv, wv))
+		require.NoError(t, err)
+		require.Len(t, n.Sigs, 2)
+	}
+
+	first := checkpointOfSize(2)
+	status, cosig := add(transparency.FormatAddCheckpoint(0, nil, first))
+	require.Equal(t, http.StatusOK, status, cosig)
+	verify(first, cosig)
+	cp1, err := transparency.OpenCheckpoint(first, vkey)
+	require.NoError(t, err)
+
+	second := checkpointOfSize(cp1.Size + 3)
+	cp2, err := transparency.OpenCheckpoint(second, vkey)
+	require.NoError(t, err)
+	c, body := httpGet(t, fmt.Sprintf("%s/v1/proof/consistency?from=%d&to=%d", url, cp1.Size, cp2.Size))
+	require.Equal(t, http.StatusOK, c, string(body))
+	var proof server.ConsistencyResponse
+	require.NoError(t, json.Unmarshal(body, &proof))
+	status, cosig = add(transparency.FormatAddCheckpoint(cp1.Size, proof.Proof, second))
+	require.Equal(t, http.StatusOK, status, cosig)
+	verify(second, cosig)
+
+	status, body2 := add(transparency.FormatAddCheckpoint(cp1.Size, nil, first))
+	require.Equal(t, http.StatusConflict, status)
+	require.Equal(t, fmt.Sprintf("%d\n", cp2.Size), body2)
+
+	cancel()
+	require.Equal(t, exitOK, <-done, serr)
+	require.Equal(t, exitOK, <-wdone, werr)
+}
