@@ -51,17 +51,19 @@ import (
 // first nsegs segments; every one but the last is covered whole, the last up to its bytes
 // covered (the end of the frame holding position).
 //
-// What Open trusts: a checkpoint whose CRC, version and structure check out (every
-// location inside its segment, streams sorted and unique with their names and positions
-// where they say, each stream's positions increasing, event IDs sorted, directories
-// matching), whose segments are the log's first segments with the sizes it records (the
-// last at least as long), and whose record at position decodes there with the hash the
+// What Open trusts: a checkpoint whose CRC, version, sizes and directories check out,
+// whose segments are the log's first segments with the sizes it records (the last at
+// least as long), and whose record at position decodes there with the hash the
 // checkpoint records (recomputed from its content). It does not re-check the records
 // before position: their frames' CRCs, hash links and stream versions were checked when
 // they were indexed, and Verify checks them all again. A checkpoint that does not check
-// out is ignored (logged) and Open reads the whole log. Checking reads the whole file
-// once (about 0.1 s for three million records); the pages read are then released, so
-// that the process keeps resident only the parts of the index it uses.
+// out is ignored (logged) and Open reads the whole log. The CRC is what Open reads the
+// whole file for (about 0.1 s for three million records); the pages read are then
+// released, so that the process keeps resident only the parts of the index it uses. The
+// entries are checked as they are used, not at open (that took three times as long): a
+// location outside its segment reads as corruption, a position or name outside the file
+// as absent, so a malformed checkpoint (which only a bug could write: the CRC covers
+// damage) never makes a reader panic.
 const (
 	checkpointName    = "INDEX"
 	checkpointMagic   = "TLIDX\x00\x00"
@@ -156,7 +158,9 @@ func openCheckpoint(fsys FS, dir string) (*diskIndex, error) {
 		x := &diskIndex{data: data}
 		return x, x.check()
 	}
-	data, err := syscall.Mmap(int(osf.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	// MAP_POPULATE: checking reads every page; mapping them all at once is faster than a
+	// fault per page.
+	data, err := syscall.Mmap(int(osf.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		return nil, fmt.Errorf("map index checkpoint: %w", err)
 	}
@@ -216,77 +220,36 @@ func (x *diskIndex) check() error {
 			return bad("segment list")
 		}
 	}
-	for p := ledger.Position(1); p <= x.n; p++ {
-		l := x.loc(p)
-		if int(l.seg) >= len(x.segs) || l.off < headerBytes || l.off+int64(l.n) > x.segs[l.seg].bytes {
-			return bad(fmt.Sprintf("location of position %d", p))
-		}
-	}
-	var dir [1<<dirBits + 1]uint32
-	var prevHash uint64
-	var prevName []byte
-	var nameAt, posAt uint64
-	for i := range x.nstreams {
-		e := x.streams[i*streamEntryBytes:]
-		h, off, first := binary.BigEndian.Uint64(e), binary.BigEndian.Uint64(e[8:]), binary.BigEndian.Uint64(e[16:])
-		count, nameLen := uint64(binary.BigEndian.Uint32(e[24:])), uint64(binary.BigEndian.Uint16(e[28:]))
-		if off != nameAt || first != posAt || count == 0 || nameLen > namesLen-nameAt || count > n-posAt {
-			return bad(fmt.Sprintf("stream %d", i))
-		}
-		name := x.names[off : off+nameLen]
-		if streamHash(string(name)) != h || (i > 0 && (h < prevHash || (h == prevHash && bytes.Compare(prevName, name) >= 0))) {
-			return bad(fmt.Sprintf("stream %d: not in order", i))
-		}
-		prev := ledger.Position(0)
-		for k := first; k < first+count; k++ {
-			p := ledger.Position(binary.BigEndian.Uint64(x.positions[k*8:]))
-			if p <= prev || p > x.n {
-				return bad(fmt.Sprintf("stream %d: positions", i))
-			}
-			prev = p
-		}
-		dir[h>>(64-dirBits)+1]++
-		prevHash, prevName = h, name
-		nameAt += nameLen
-		posAt += count
-	}
-	if nameAt != namesLen || posAt != n || !dirMatches(&dir, x.sdir) {
-		return bad("stream lengths")
-	}
-	dir = [1<<dirBits + 1]uint32{}
-	var prev idEntry
-	for i := range int(n) {
-		e := x.idEntry(i)
-		if e.pos == 0 || e.pos > x.n || (i > 0 && compareIDs(&prev.id, &e.id) >= 0) {
-			return bad("event ids")
-		}
-		dir[idBucket(&e.id)+1]++
-		prev = e
-	}
-	if !dirMatches(&dir, x.idir) {
-		return bad("event id directory")
+	if !dirValid(x.sdir, nstreams) || !dirValid(x.idir, n) {
+		return bad("directories")
 	}
 	return nil
 }
 
-// dirMatches reports whether the directory stored in b is the one of the bucket counts
-// in counts (counts[b+1] entries in bucket b); counts is turned into the directory.
-func dirMatches(counts *[1<<dirBits + 1]uint32, b []byte) bool {
-	for i := 1; i < len(counts); i++ {
-		counts[i] += counts[i-1]
-	}
-	for i, v := range counts {
-		if binary.BigEndian.Uint32(b[i*4:]) != v {
+// dirValid reports whether the directory in b is one of count entries: it starts at 0,
+// never goes down, and ends at count.
+func dirValid(b []byte, count uint64) bool {
+	prev := uint32(0)
+	for i := 0; i < len(b); i += 4 {
+		v := binary.BigEndian.Uint32(b[i:])
+		if v < prev || (i == 0 && v != 0) {
 			return false
 		}
+		prev = v
 	}
-	return true
+	return uint64(prev) == count
 }
 
-// loc returns the location of position p (1 <= p <= n).
+// loc returns the location of position p (1 <= p <= n). One that is not inside its
+// segment (a malformed checkpoint) is returned as the empty location at offset 0, which
+// does not decode as a record: readers report it as corruption.
 func (x *diskIndex) loc(p ledger.Position) loc {
 	b := x.locs[(p-1)*locBytes:]
-	return loc{seg: binary.BigEndian.Uint32(b), n: binary.BigEndian.Uint32(b[4:]), off: int64(binary.BigEndian.Uint64(b[8:]))}
+	l := loc{seg: binary.BigEndian.Uint32(b), n: binary.BigEndian.Uint32(b[4:]), off: int64(binary.BigEndian.Uint64(b[8:]))}
+	if int(l.seg) >= len(x.segs) || l.off < headerBytes || l.n == 0 || l.off+int64(l.n) > x.segs[l.seg].bytes {
+		return loc{}
+	}
+	return l
 }
 
 // stream finds a stream by name: the index of its first position in positions, and how
@@ -305,9 +268,14 @@ func (x *diskIndex) stream(name string) (first uint64, count uint32) {
 			break
 		}
 		off, nameLen := binary.BigEndian.Uint64(e[8:]), uint64(binary.BigEndian.Uint16(e[28:]))
-		if string(x.names[off:off+nameLen]) == name {
-			return binary.BigEndian.Uint64(e[16:]), binary.BigEndian.Uint32(e[24:])
+		if off > uint64(len(x.names)) || nameLen > uint64(len(x.names))-off || string(x.names[off:off+nameLen]) != name {
+			continue
 		}
+		first, count = binary.BigEndian.Uint64(e[16:]), binary.BigEndian.Uint32(e[24:])
+		if first > uint64(x.n) || uint64(count) > uint64(x.n)-first {
+			return 0, 0
+		}
+		return first, count
 	}
 	return 0, 0
 }
@@ -326,16 +294,29 @@ func sortSearch(n int, f func(int) bool) int {
 	return i
 }
 
-// position returns positions[k].
+// position returns positions[k] (k < n), or 0 if it is not a position of the checkpoint.
 func (x *diskIndex) position(k uint64) ledger.Position {
-	return ledger.Position(binary.BigEndian.Uint64(x.positions[k*8:]))
+	p := ledger.Position(binary.BigEndian.Uint64(x.positions[k*8:]))
+	if p > x.n {
+		return 0
+	}
+	return p
 }
 
-// streamEntry returns stream i's hash, name, first and count (the name is copied).
+// streamEntry returns stream i's hash, name, first and count (the name is copied). An
+// entry whose name or positions are not inside the checkpoint (a malformed one) is
+// returned without them.
 func (x *diskIndex) streamEntry(i int) (h uint64, name string, first uint64, count uint32) {
 	e := x.streams[i*streamEntryBytes:]
 	off, nameLen := binary.BigEndian.Uint64(e[8:]), uint64(binary.BigEndian.Uint16(e[28:]))
-	return binary.BigEndian.Uint64(e), string(x.names[off : off+nameLen]), binary.BigEndian.Uint64(e[16:]), binary.BigEndian.Uint32(e[24:])
+	h, first, count = binary.BigEndian.Uint64(e), binary.BigEndian.Uint64(e[16:]), binary.BigEndian.Uint32(e[24:])
+	if off <= uint64(len(x.names)) && nameLen <= uint64(len(x.names))-off {
+		name = string(x.names[off : off+nameLen])
+	}
+	if first > uint64(x.n) || uint64(count) > uint64(x.n)-first {
+		first, count = 0, 0
+	}
+	return h, name, first, count
 }
 
 // idEntry returns entry i of ids.
@@ -367,7 +348,8 @@ func (x *diskIndex) id(id *uuid.UUID) (ledger.Position, bool) {
 		}
 		switch {
 		case c == 0:
-			return ledger.Position(binary.BigEndian.Uint64(b[16:])), true
+			p := ledger.Position(binary.BigEndian.Uint64(b[16:]))
+			return p, p > 0 && p <= x.n
 		case c < 0:
 			lo = m + 1
 		default:

@@ -993,8 +993,9 @@ func (s *Store) readChunks(ctx context.Context, from ledger.Position, reuse bool
 		q := p
 		for q < s.committed {
 			l := s.loc(q + 1)
-			if l.seg != first.seg || l.off+int64(l.n)-first.off > readChunkBytes {
-				break
+			prev := locs[len(locs)-1]
+			if l.seg != first.seg || l.off < prev.off+int64(prev.n) || l.off+int64(l.n)-first.off > readChunkBytes {
+				break // (records follow each other in a segment: anything else is read alone, and found corrupt)
 			}
 			locs = append(locs, l)
 			q++

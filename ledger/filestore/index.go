@@ -75,7 +75,8 @@ func (x *index) streamAt(name string, v ledger.Version) (ledger.Position, bool) 
 	}
 	switch {
 	case v <= ledger.Version(n):
-		return x.base.position(first + uint64(v) - 1), true
+		p := x.base.position(first + uint64(v) - 1)
+		return p, p > 0
 	case v <= ledger.Version(n)+ledger.Version(len(more)):
 		return more[v-ledger.Version(n)-1], true
 	}
