@@ -76,21 +76,23 @@ func (c *Cache) Render(st *projections.State, q Request) ([]byte, error) {
 		return nil, err
 	}
 	key := fmt.Sprintf("%s|%s|%s|%s", q.Kind, q.Format, p.From, p.To)
-	v, err := c.Get(st, key, func() (any, error) { return render(st, q.Kind, q.Format, p) })
+	v, err := c.Get(st, key, func() (any, error) { return c.render(st, q.Kind, q.Format, p) })
 	if err != nil {
 		return nil, err
 	}
 	return v.([]byte), nil
 }
 
-func render(st *projections.State, kind, format string, p Period) ([]byte, error) {
+// render computes a document; the tables come from c.Report, so the JSON, the workbook and
+// the console's dashboard of one position and period share one Build.
+func (c *Cache) render(st *projections.State, kind, format string, p Period) ([]byte, error) {
 	if kind == KindTax {
 		t, err := BuildTax(st, p.From.Year)
 		if err != nil {
 			return nil, err
 		}
 		if format == FormatXLSX {
-			r, err := Build(st, p)
+			r, err := c.Report(st, p)
 			if err != nil {
 				return nil, err
 			}
@@ -99,7 +101,7 @@ func render(st *projections.State, kind, format string, p Period) ([]byte, error
 		b, err := t.MarshalJSON()
 		return append(b, '\n'), err
 	}
-	r, err := Build(st, p)
+	r, err := c.Report(st, p)
 	if err != nil {
 		return nil, err
 	}
