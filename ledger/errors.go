@@ -26,6 +26,9 @@ var (
 	ErrClosed = errors.New("ledger: store closed")
 	// ErrLocked means another process holds the store's data directory.
 	ErrLocked = errors.New("ledger: data directory locked by another process")
+	// ErrStorageFull means the store's storage has no space left: the append was not
+	// made, and appends resume once space is freed (reads go on meanwhile).
+	ErrStorageFull = errors.New("ledger: storage full")
 )
 
 // VersionError is returned (wrapping ErrWrongVersion) when Append's expected version does

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -229,4 +230,51 @@ func TestStore_CloseCutsWhatAFailedFsyncLeft(t *testing.T) {
 			requireHolds(t, s, a, b)
 		})
 	}
+}
+
+// TestStore_ResumesAppendsWhenSpaceIsFreed: on a full disk an append fails with
+// ledger.ErrStorageFull, having left nothing of itself in the log; reads go on; once
+// space is freed, appends resume without a reopen, and the failed one can be sent again.
+func TestStore_ResumesAppendsWhenSpaceIsFreed(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	s, err := filestore.Open(simDir, filestore.Options{FS: fsys.Proc(), Logger: slog.New(slog.DiscardHandler), NoSpaceRetry: time.Nanosecond})
+	require.NoError(t, err)
+	a, b, c := storetest.Ev("A", 1), storetest.Ev("B", 2), storetest.Ev("C", 3)
+	_, err = appendOne(t, s, "s", a)
+	require.NoError(t, err)
+	fsys.SetCapacity(fsys.Used() + 40) // b's frame is larger: a short write, then ENOSPC
+	_, err = appendOne(t, s, "s", b)
+	require.ErrorIs(t, err, ledger.ErrStorageFull)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	_, err = appendOne(t, s, "s", b)
+	require.ErrorIs(t, err, ledger.ErrStorageFull, "still full")
+	requireLog(t, s, []ledger.Event{a}) // reads go on
+
+	fsys.SetCapacity(0)
+	res, err := appendOne(t, s, "s", b)
+	require.NoError(t, err)
+	require.Equal(t, []ledger.Position{2}, res.Positions, "nothing of the failed attempts is in the log")
+	_, err = appendOne(t, s, "s", c)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	fsys.Crash()
+	s = openFault(t, fsys)
+	defer s.Close()
+	requireHolds(t, s, a, b, c)
+}
+
+// TestStore_FailedFsyncIsNotResumed: ENOSPC from an fsync (a file system with delayed
+// allocation) is not resumed from, as a full disk found by a write is: after a failed
+// fsync the store refuses appends until reopened.
+func TestStore_FailedFsyncIsNotResumed(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	s, err := filestore.Open(simDir, filestore.Options{FS: fsys.Proc(), Logger: slog.New(slog.DiscardHandler), NoSpaceRetry: time.Nanosecond})
+	require.NoError(t, err)
+	defer s.Close()
+	fsys.FailNext(faultfs.FaultSyncFull, 0)
+	_, err = appendOne(t, s, "s", storetest.Ev("A", 1))
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	_, err = appendOne(t, s, "s", storetest.Ev("B", 2))
+	require.ErrorContains(t, err, "read-only until reopened")
+	require.NotErrorIs(t, err, ledger.ErrStorageFull)
 }

@@ -44,6 +44,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,10 +76,15 @@ type Options struct {
 	CheckpointRecords int
 	// FS is the file system the store works on (default: the operating system's, OSFS).
 	FS FS
+	// NoSpaceRetry is how long after an append failed for want of space (ENOSPC) the
+	// store waits before trying to resume appends (default noSpaceRetryDefault); appends
+	// meanwhile fail at once with ledger.ErrStorageFull.
+	NoSpaceRetry time.Duration
 }
 
 const (
 	segmentBytesDefault      = 64 << 20
+	noSpaceRetryDefault      = time.Second
 	checkpointRecordsDefault = 250_000
 	// readChunkBytes is how much ReadAll reads from a segment at a time.
 	readChunkBytes = 1 << 20
@@ -135,6 +141,12 @@ type Store struct {
 	committed ledger.Position // last durable position
 	pending   []ledger.Record // decided records past committed, in position order
 	failed    error
+	noSpace   bool // failed for want of space, with nothing of the failed batches left on disk: healable
+	full      bool // from the first failure for want of space to the next durable append: logged once
+
+	// healing: a heal is queued (under decideMu); healAt: when the last was asked for.
+	healing bool
+	healAt  time.Time
 
 	// ckptMu is held by whoever writes the index checkpoint; ckptWG counts background
 	// writers, which Close waits for.
@@ -155,7 +167,8 @@ type chunk struct {
 	off, end int
 	last     ledger.Position
 	roll     File
-	seg      int // with roll: the index of the segment started
+	seg      int  // with roll: the index of the segment started
+	heal     bool // resume appends after a full disk (see heal)
 }
 
 // batch is the appenders waiting for one write and fsync: the syncer sets err and closes
@@ -180,6 +193,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.CheckpointRecords == 0 {
 		opts.CheckpointRecords = checkpointRecordsDefault
+	}
+	if opts.NoSpaceRetry <= 0 {
+		opts.NoSpaceRetry = noSpaceRetryDefault
 	}
 	fsys := fsOf(opts)
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
@@ -533,7 +549,14 @@ func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledge
 	if err := ctx.Err(); err != nil {
 		return ledger.AppendResult{}, err
 	}
-	res, b, kick, err := s.decide(stream, expected, events)
+	res, b, kick, err := s.decide(stream, expected, events, true)
+	if err == errHealing {
+		// The store failed for want of space: the syncer tries to resume appends, and the
+		// append is decided again if it did.
+		s.wake()
+		<-b.done
+		res, b, kick, err = s.decide(stream, expected, events, false)
+	}
 	if err != nil || b == nil {
 		return res, err
 	}
@@ -541,10 +564,7 @@ func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledge
 		decided(res)
 	}
 	if kick {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.wake()
 	}
 	// Once queued the append is decided; waiting for it is bounded by one write and
 	// fsync, so the context is not consulted again (returning early would leave the
@@ -556,11 +576,37 @@ func (s *Store) AppendDecided(ctx context.Context, stream string, expected ledge
 	return res, nil
 }
 
+// wake wakes the syncer.
+func (s *Store) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// errHealing is decide's answer when it queued a heal to wait for.
+var errHealing = errors.New("filestore: resuming appends")
+
+// askHeal queues a heal for the syncer and returns the batch to wait for, if the store
+// failed for want of space, mayHeal is set, none is queued and none was asked for in
+// the last NoSpaceRetry. s.decideMu is held.
+func (s *Store) askHeal(mayHeal bool) *batch {
+	s.mu.RLock()
+	noSpace := s.noSpace
+	s.mu.RUnlock()
+	if !mayHeal || !noSpace || s.healing || time.Since(s.healAt) < s.opts.NoSpaceRetry {
+		return nil
+	}
+	s.healing, s.healAt = true, time.Now()
+	b, _ := s.enqueue(chunk{heal: true}, 0)
+	return b
+}
+
 // decide checks a batch against the index and, if it is to be appended, encodes it,
 // enters it in the index (past committed, where readers do not look) and queues it. It
 // returns the batch to wait for, or nil when the answer needs no fsync, and whether to
 // wake the syncer.
-func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.Event) (ledger.AppendResult, *batch, bool, error) {
+func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.Event, mayHeal bool) (ledger.AppendResult, *batch, bool, error) {
 	s.decideMu.Lock()
 	defer s.decideMu.Unlock()
 	if s.readOnly {
@@ -573,6 +619,9 @@ func (s *Store) decide(stream string, expected ledger.Expected, events []ledger.
 	failed, committed := s.failed, s.committed
 	s.mu.RUnlock()
 	if failed != nil {
+		if b := s.askHeal(mayHeal); b != nil {
+			return ledger.AppendResult{}, b, true, errHealing
+		}
 		return ledger.AppendResult{}, nil, false, failed
 	}
 	res, dup, err := logutil.CheckRetry(stream, expected, events, s.lookup)
@@ -764,7 +813,12 @@ func (s *Store) flush(work []chunk, frames []byte, b *batch) {
 	s.mu.RUnlock()
 	last := ledger.Position(0)
 	from, to := 0, 0 // frames[from:to] is what the active segment still needs
+	heal := false
 	for _, c := range work {
+		if c.heal {
+			heal = true
+			continue
+		}
 		if c.roll != nil {
 			if err == nil {
 				err = s.writeSync(frames[from:to])
@@ -794,9 +848,7 @@ func (s *Store) flush(work []chunk, frames []byte, b *batch) {
 	}
 	s.mu.Lock()
 	if err != nil {
-		if s.failed == nil {
-			s.failed = fmt.Errorf("filestore: append failed, store is read-only until reopened: %w", err)
-		}
+		s.fail(err, !s.uncut)
 		err = s.failed
 	} else if last > s.committed {
 		// Move what is still pending to the front, so that the slice's array is reused
@@ -805,14 +857,105 @@ func (s *Store) flush(work []chunk, frames []byte, b *batch) {
 		clear(s.pending[n:])
 		s.pending = s.pending[:n]
 		s.committed = last
+		if s.full {
+			s.full = false
+			s.opts.Logger.Info("filestore: appends resumed after the storage was full", "dir", s.dir)
+		}
 	}
 	s.mu.Unlock()
 	if err == nil && last > 0 {
 		s.head.Set(last)
 	}
+	if heal {
+		s.heal()
+	}
 	if b != nil {
 		b.err = err
 		close(b.done)
+	}
+}
+
+// fail makes the store refuse appends: until it is reopened, or, if err is for want of
+// space found by a write (not by an fsync: see writeSync) and cut says that nothing of
+// the failed writes is left in the log, until heal resumes them. s.mu is held.
+func (s *Store) fail(err error, cut bool) {
+	if s.failed != nil {
+		return
+	}
+	if errors.Is(err, syscall.ENOSPC) && cut && !errors.Is(err, errSyncFailed) {
+		s.failed = fmt.Errorf("filestore: append failed, appends resume when space is freed: %w: %w", ledger.ErrStorageFull, err)
+		s.noSpace = true
+		if !s.full {
+			s.full = true
+			s.opts.Logger.Error("filestore: storage full, appends are refused until space is freed", "dir", s.dir, "err", err.Error())
+		}
+		return
+	}
+	s.failed = fmt.Errorf("filestore: append failed, store is read-only until reopened: %w", err)
+}
+
+// heal resumes appends after a full disk, if the store failed for want of space and
+// nothing else is queued. Every failed write was cut back, so the segments hold exactly
+// the log up to committed: the index is built again from them, as Open does, which
+// forgets what was decided past committed, and the empty segments started for it are
+// removed. If the disk is still full, the next write fails again. Called by the syncer.
+func (s *Store) heal() {
+	s.decideMu.Lock()
+	defer s.decideMu.Unlock()
+	s.healing = false
+	s.mu.RLock()
+	ok := s.noSpace && !s.uncut && len(s.queue) == 0 && !s.closed
+	segs := append([]segment(nil), s.segs...)
+	committed := s.committed
+	s.mu.RUnlock()
+	if !ok {
+		return
+	}
+	err := func() error {
+		tail, err := lastWithFrames(segs)
+		if err != nil {
+			return err
+		}
+		x, res, _, _, err := loadIndex(s.fs, s.dir, segs, tail, s.opts.Logger, false)
+		if err != nil {
+			return err
+		}
+		if x.last != committed || res.torn {
+			return fmt.Errorf("the segments end at position %d (torn: %v), the store at %d", x.last, res.torn, committed)
+		}
+		keep := tail + 1
+		if keep < len(segs) && segs[keep].first == x.last+1 {
+			keep++
+		}
+		end := res.end
+		if keep-1 > tail {
+			end = headerBytes
+		}
+		active := segs[keep-1]
+		f, err := s.fs.OpenFile(active.path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Seek(end, io.SeekStart); err != nil {
+			f.Close()
+			return err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.dropEmptySegments(keep); err != nil {
+			f.Close()
+			return err
+		}
+		s.active.Close()
+		s.active, s.durable, s.size = f, end, end
+		s.index = *x
+		clear(s.pending)
+		s.pending = s.pending[:0]
+		s.failed, s.noSpace = nil, false
+		return nil
+	}()
+	if err != nil {
+		s.opts.Logger.Warn("filestore: appends not resumed after the storage was full", "dir", s.dir, "err", err.Error())
 	}
 }
 
@@ -856,10 +999,14 @@ func (s *Store) writeSyncOnce(buf []byte) error {
 		}
 	}
 	if err := s.active.Sync(); err != nil {
-		return fmt.Errorf("sync segment: %w", err)
+		return fmt.Errorf("sync segment: %w: %w", errSyncFailed, err)
 	}
 	return nil
 }
+
+// errSyncFailed marks a failed fsync of a segment, after which the store never resumes
+// appends before it is reopened (see fail).
+var errSyncFailed = errors.New("fsync failed")
 
 // roll starts a new segment at position first for the batches decided from now on, and
 // queues the switch for the syncer, which makes it once everything before is written and
@@ -875,9 +1022,7 @@ func (s *Store) roll(first ledger.Position) error {
 		if f != nil {
 			f.Close()
 		}
-		if s.failed == nil {
-			s.failed = fmt.Errorf("filestore: start segment, store is read-only until reopened: %w", err)
-		}
+		s.fail(fmt.Errorf("start segment: %w", err), true) // nothing was written to the log
 		return s.failed
 	}
 	s.size = headerBytes

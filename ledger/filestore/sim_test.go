@@ -58,7 +58,7 @@ var (
 // -sim.sequential runs one appender, which replays exactly.
 func TestSimulation(t *testing.T) {
 	seeds, first := simSeedRange(t)
-	var faults, flips, crashes, uncut atomic.Int64
+	var faults, flips, crashes, uncut, resumed atomic.Int64
 	for seed := first; seed < first+uint64(seeds); seed++ {
 		st := runSim(t, seed)
 		if st.err != nil {
@@ -68,8 +68,9 @@ func TestSimulation(t *testing.T) {
 		flips.Add(int64(st.flips))
 		crashes.Add(int64(st.crashes))
 		uncut.Add(int64(st.uncut))
+		resumed.Add(st.resumed.Load())
 	}
-	t.Logf("%d seeds from %d: %d faults injected (%d crashes or kills, %d bit flips found, %d times Close reported ErrUncutTail), every check held", seeds, first, faults.Load(), crashes.Load(), flips.Load(), uncut.Load())
+	t.Logf("%d seeds from %d: %d faults injected (%d crashes or kills, %d bit flips found, %d times Close reported ErrUncutTail, appends resumed %d times after ENOSPC), every check held", seeds, first, faults.Load(), crashes.Load(), flips.Load(), uncut.Load(), resumed.Load())
 }
 
 func simSeedRange(t *testing.T) (n int, first uint64) {
@@ -108,8 +109,22 @@ type simStats struct {
 	faults  []faultfs.Fault
 	flips   int
 	crashes int
-	uncut   int // Close returned ErrUncutTail
+	uncut   int           // Close returned ErrUncutTail
+	resumed *atomic.Int64 // appends resumed after a full disk
 }
+
+// resumeCounter is a slog.Handler that counts the store's "appends resumed" lines.
+type resumeCounter struct{ n *atomic.Int64 }
+
+func (h resumeCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h resumeCounter) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "appends resumed") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h resumeCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h resumeCounter) WithGroup(string) slog.Handler      { return h }
 
 // simAppend is one append sent: its events, and the positions it was acknowledged with.
 type simAppend struct {
@@ -119,15 +134,16 @@ type simAppend struct {
 }
 
 type sim struct {
-	seed    uint64
-	rng     *rand.Rand
-	fsys    *faultfs.FS
-	opts    filestore.Options
-	sent    map[uuid.UUID]*simAppend
-	appends []*simAppend
-	seen    map[ledger.Position]uuid.UUID // records readers saw
-	flip    *simFlip
-	stats   simStats
+	seed     uint64
+	rng      *rand.Rand
+	fsys     *faultfs.FS
+	opts     filestore.Options
+	sent     map[uuid.UUID]*simAppend
+	appends  []*simAppend
+	seen     map[ledger.Position]uuid.UUID // records readers saw
+	flip     *simFlip
+	capacity int64 // of the disk, in the full-disk profile
+	stats    simStats
 }
 
 // simFlip is a bit flipped in a segment: the frame holding it starts at frame (0 for the
@@ -140,6 +156,7 @@ type simFlip struct {
 
 func runSim(t *testing.T, seed uint64) (st simStats) {
 	s := &sim{seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), sent: map[uuid.UUID]*simAppend{}, seen: map[ledger.Position]uuid.UUID{}}
+	s.stats.resumed = new(atomic.Int64)
 	r := s.rng
 	cfg := faultfs.Config{Seed: int64(seed), KeepUnsynced: 0.5, PageBytes: []int{64, 512, 4096}[r.IntN(3)]}
 	if *simTrace {
@@ -156,6 +173,7 @@ func runSim(t *testing.T, seed uint64) (st simStats) {
 		cfg.WriteErr, cfg.NoSpace, cfg.SyncErr, cfg.TruncateErr, cfg.SyncDirErr = rate, rate, rate, rate, rate
 	case 4:
 		cfg.Capacity = int64(4096 + r.IntN(64<<10))
+		s.capacity = cfg.Capacity
 	case 5:
 		cfg.SyncErr, cfg.TruncateErr = rate, 0.3
 	}
@@ -165,7 +183,8 @@ func runSim(t *testing.T, seed uint64) (st simStats) {
 	s.opts = filestore.Options{
 		SegmentBytes:      int64([]int{512, 2048, 16 << 10, 1 << 20}[r.IntN(4)]),
 		CheckpointRecords: []int{-1, 4, 40}[r.IntN(3)],
-		Logger:            slog.New(slog.DiscardHandler),
+		Logger:            slog.New(resumeCounter{s.stats.resumed}),
+		NoSpaceRetry:      time.Nanosecond, // try to resume at every append after a full disk
 		Now: func() time.Time {
 			clockMu.Lock()
 			defer clockMu.Unlock()
@@ -287,6 +306,10 @@ func (s *sim) round(last bool) (bool, error) {
 		store.Close()
 		return false, err
 	}
+	if s.capacity > 0 && s.rng.IntN(2) == 0 {
+		s.capacity += int64(s.rng.IntN(16 << 10)) // space is freed
+		s.fsys.SetCapacity(s.capacity)
+	}
 	var failed atomic.Bool
 	if err := s.retry(store, &failed); err != nil {
 		store.Close()
@@ -361,7 +384,9 @@ func (s *sim) round(last bool) (bool, error) {
 						violation = errors.Join(violation, fmt.Errorf("append: unexpected error: %w", err))
 						mu.Unlock()
 					}
-					failed.Store(true)
+					if !errors.Is(err, ledger.ErrStorageFull) { // a full disk: appends resume when space is freed
+						failed.Store(true)
+					}
 					return
 				}
 				if wasFailed {
@@ -459,7 +484,9 @@ func (s *sim) retry(store *filestore.Store, failed *atomic.Bool) error {
 			if !isStoreFailure(err) {
 				return fmt.Errorf("retry: unexpected error: %w", err)
 			}
-			failed.Store(true)
+			if !errors.Is(err, ledger.ErrStorageFull) {
+				failed.Store(true)
+			}
 			continue
 		}
 		if wasFailed {

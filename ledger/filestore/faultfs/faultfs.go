@@ -78,6 +78,7 @@ const (
 	FaultWrite    Kind = "write EIO"
 	FaultNoSpace  Kind = "write ENOSPC"
 	FaultSync     Kind = "fsync EIO"
+	FaultSyncFull Kind = "fsync ENOSPC" // only by FailNext: delayed allocation finding no space
 	FaultSyncDir  Kind = "dir fsync EIO"
 	FaultTruncate Kind = "truncate EIO"
 	FaultFull     Kind = "disk full"
@@ -151,13 +152,13 @@ func New(cfg Config) *FS {
 }
 
 // FailNext makes the next operation of kind k fail (FaultWrite, FaultNoSpace, FaultSync,
-// FaultTruncate), on any file: a write having written n of its bytes, an fsync having
+// FaultSyncFull, FaultTruncate), on any file: a write having written n of its bytes, an fsync having
 // made n of the unsynced pieces durable; n is ignored for a truncation.
 func (f *FS) FailNext(k Kind, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch k {
-	case FaultWrite, FaultNoSpace, FaultSync, FaultTruncate:
+	case FaultWrite, FaultNoSpace, FaultSync, FaultSyncFull, FaultTruncate:
 		f.next[k] = &n
 	default:
 		panic("faultfs: FailNext of " + string(k))
@@ -785,18 +786,22 @@ func (h *file) Sync() error {
 		f.trace("kill before fsync %s", filepath.Base(h.ino.name))
 		return pathErr("sync", h.name, ErrDead)
 	}
-	if f.next[FaultSync] != nil || f.inject("sync-"+class(h.ino.name), f.cfg.SyncErr) {
+	if f.next[FaultSync] != nil || f.next[FaultSyncFull] != nil || f.inject("sync-"+class(h.ino.name), f.cfg.SyncErr) {
 		n := len(ino.dirty)
 		k := int(f.draw("sync-keep") % uint64(n+1))
-		if f.next[FaultSync] != nil {
-			k = min(n, *f.next[FaultSync])
+		kind, errno := FaultSync, syscall.EIO
+		if f.next[FaultSyncFull] != nil {
+			kind, errno = FaultSyncFull, syscall.ENOSPC
 		}
-		delete(f.next, FaultSync)
+		if f.next[kind] != nil {
+			k = min(n, *f.next[kind])
+		}
+		delete(f.next, kind)
 		ino.synced = applyPieces(ino.synced, ino.dirty[:k])
 		ino.dirty = nil
-		f.faults = append(f.faults, Fault{Kind: FaultSync, File: filepath.Base(h.ino.name), Note: fmt.Sprintf("kept %d pieces", k)})
+		f.faults = append(f.faults, Fault{Kind: kind, File: filepath.Base(h.ino.name), Note: fmt.Sprintf("kept %d pieces", k)})
 		f.trace("fsync %s: EIO, kept %d of %d pieces, durable %d bytes, cache %d", filepath.Base(h.ino.name), k, n, len(ino.synced), len(ino.data))
-		return pathErr("sync", h.name, syscall.EIO)
+		return pathErr("sync", h.name, errno)
 	}
 	ino.synced = applyPieces(ino.synced, ino.dirty)
 	ino.dirty = nil
