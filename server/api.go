@@ -52,6 +52,9 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(string(out.Status), len(out.Positions), time.Since(start))
+	if s.storageFull.CompareAndSwap(true, false) {
+		s.log.Info("commands accepted again: the storage has space")
+	}
 	status := http.StatusCreated
 	if out.Status == commands.StatusDuplicate {
 		status = http.StatusOK
@@ -297,6 +300,10 @@ func (s *Server) getVerify(w http.ResponseWriter, r *http.Request) {
 // error that is not a rejection is internal and its details go only to the log.
 func (s *Server) rejection(w http.ResponseWriter, r *http.Request, err error) {
 	var e *commands.Error
+	if errors.Is(err, ledger.ErrStorageFull) {
+		s.refuseFull(w, r, err)
+		return
+	}
 	if !errors.As(err, &e) {
 		s.internal(w, r, err)
 		return
@@ -308,6 +315,17 @@ func (s *Server) rejection(w http.ResponseWriter, r *http.Request, err error) {
 		commands.CodeConflict:  http.StatusConflict,
 	}[e.Code]
 	s.problem(w, r, status, "command rejected: "+string(e.Code), e.Error(), map[string]any{"code": e.Code, "field": e.Field, "rule": e.Rule, "errors": e.FieldErrors()})
+}
+
+// refuseFull answers a command the store could not record for want of space: 507, naming
+// the cause. The first refusal of an incident is logged, the next ones are not, until a
+// command is accepted again (which is logged too).
+func (s *Server) refuseFull(w http.ResponseWriter, r *http.Request, err error) {
+	if s.storageFull.CompareAndSwap(false, true) {
+		s.log.Error("commands refused: the storage is full", "err", err.Error())
+	}
+	s.problem(w, r, http.StatusInsufficientStorage, "storage full",
+		"the ledger's storage has no space left ("+ledger.ErrStorageFull.Error()+"): the command was not recorded; send it again unchanged once space has been freed", nil)
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {

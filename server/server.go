@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"techledger/commands"
@@ -112,6 +113,8 @@ type Server struct {
 	metrics     *metrics
 	metricsHTTP http.Handler
 	rootHTTP    http.Handler
+	// storageFull is set while commands are refused for want of space (api.go).
+	storageFull atomic.Bool
 	// tlog and publicProofs: Config.Transparency and Config.PublicProofs.
 	tlog         *transparency.Log
 	publicProofs bool
