@@ -216,7 +216,7 @@ func (c *Console) getDashboard(w http.ResponseWriter, r *http.Request, who Princ
 	if len(errs) > 0 {
 		status = http.StatusBadRequest
 	}
-	data["YearField"] = yearField(vals["year"], data["Latest"], errs["year"])
+	data["YearField"] = yearField(vals["year"], data["Latest"], errs["year"], c.now().Year())
 	c.render(w, r, status, "dashboard", who, data)
 }
 
@@ -245,12 +245,12 @@ func (c *Console) dashboardView(st *projections.State, cache *reports.Cache, p r
 	return dashView{html: template.HTML(buf.String()), period: rep.Period}, nil
 }
 
-// yearField is the year picker: the dashYears years to the latest with data, and the one
-// asked for.
-func yearField(selected string, latest any, problem string) fieldView {
+// yearField is the year picker: the dashYears years to the latest with data (this year
+// when it is not known), and the one asked for.
+func yearField(selected string, latest any, problem string, thisYear int) fieldView {
 	last, _ := latest.(int)
 	if last == 0 {
-		last = time.Now().Year()
+		last = thisYear
 	}
 	g := optionGroup{Options: []option{{Value: "", Label: "按期间（见右）"}}}
 	years := []string{}
