@@ -61,8 +61,9 @@ type Search struct {
 	dayList   []int32            // keys of buckets, sorted
 	dayCounts map[int32][]uint32 // day -> contracts by type and status (see countAt)
 
-	countMax      int // SearchCountMax; tests lower these two to reach both paths of Find
+	countMax      int // SearchCountMax; tests lower these three to reach every path of Find
 	candidatesMax int // searchCandidatesMax
+	namesMax      int // searchNamesMax
 }
 
 // Limits of Search.
@@ -81,6 +82,10 @@ const (
 	// searchCandidatesMax is the most contracts a party criterion may name for Find to
 	// test them one by one and sort the matches, rather than scan newest first.
 	searchCandidatesMax = 50_000
+	// searchNamesMax is the most names the rarest character of a party criterion may be
+	// in for Find to find the names that match before reading contracts; past it (有限公司,
+	// 大学), the names of the contracts a scan reads are checked as it reads them.
+	searchNamesMax = 40_000
 )
 
 // Statuses a search can filter by.
@@ -106,6 +111,7 @@ func NewSearch() *Search {
 
 		countMax:      SearchCountMax,
 		candidatesMax: searchCandidatesMax,
+		namesMax:      searchNamesMax,
 	}
 }
 
@@ -497,7 +503,9 @@ func searchQueryError(field, format string, args ...any) error {
 // says so with Capped. Each query touches only what it needs (docs/console.md, Find
 // contracts): a query by date, type or status counts each day from dayCounts and reads
 // only the days its page falls in; a party name held by few contracts (at most
-// searchCandidatesMax) reads those contracts alone and sorts the ones that match.
+// searchCandidatesMax) reads those contracts alone and sorts the ones that match; a
+// party criterion whose rarest character is in very many names (searchNamesMax) checks
+// the names of the contracts it reads, each once.
 func (s *Search) Find(q SearchQuery) (SearchResult, error) {
 	limit := q.Limit
 	switch {
@@ -532,8 +540,12 @@ func (s *Search) Find(q SearchQuery) (SearchResult, error) {
 	}
 	var names []uint32
 	if q.Party != "" {
-		if names, m.names = s.matchNames(q.Party); names == nil {
+		var ok bool
+		if names, m.names, ok = s.matchNames(q.Party); !ok {
 			return res, nil
+		}
+		if names == nil { // too many names to list: check those of the contracts read
+			m.needle, m.memo = []byte(q.Party), make([]uint8, s.names())
 		}
 	}
 	if q.NumberPrefix != "" {
@@ -549,7 +561,7 @@ func (s *Search) Find(q SearchQuery) (SearchResult, error) {
 	switch {
 	case names != nil && s.hitsOf(names) <= s.candidatesMax:
 		s.findAmong(&m, names, lo, hi, q.Offset, limit, &res)
-	case names != nil || m.numbers:
+	case q.Party != "" || m.numbers:
 		s.scan(&m, lo, hi, q.Offset, limit, max(s.countMax, q.Offset+limit+1), &res)
 	default:
 		for d := hi - 1; d >= lo; d-- {
@@ -608,6 +620,8 @@ func (s *Search) scan(m *matcher, lo, hi, offset, limit, countTo int, res *Searc
 				if (names[p[0]>>6]>>(p[0]&63)|names[p[1]>>6]>>(p[1]&63)|names[p[2]>>6]>>(p[2]&63))&1 == 0 {
 					continue
 				}
+			} else if m.memo != nil && !m.partyOf(s, &parties[i]) {
+				continue
 			}
 			if res.Total >= offset && len(res.Rows) < limit {
 				res.Rows = append(res.Rows, s.hit(i))
@@ -662,6 +676,8 @@ type matcher struct {
 	wantRevoked bool
 	typ         int      // type index, or -1
 	names       []uint64 // bitset over names matching the party criterion; nil: none
+	needle      []byte   // the party criterion when names is not listed (see partyOf)
+	memo        []uint8  // per name: 0 not checked yet, 1 does not hold needle, 2 does
 	numbers     bool     // filter by registration number
 	// ranges[n]: the keys of n-digit ids that start with the prefix (empty: lo > hi).
 	ranges [numberKeyDigitsMax + 1][2]uint64
@@ -698,6 +714,26 @@ func (m *matcher) match(s *Search, i uint32) bool {
 	return strings.HasPrefix(s.others[i], m.other)
 }
 
+// partyOf reports whether one of the names p holds m.needle, checking each name once per
+// query.
+func (m *matcher) partyOf(s *Search, p *[3]uint32) bool {
+	for _, n := range p {
+		if n == 0 {
+			continue
+		}
+		if m.memo[n] == 0 {
+			m.memo[n] = 1
+			if bytes.Contains(s.nameBytes(n), m.needle) {
+				m.memo[n] = 2
+			}
+		}
+		if m.memo[n] == 2 {
+			return true
+		}
+	}
+	return false
+}
+
 // countOn returns how many of a day's contracts meet m's type and status criteria, from
 // the day's counts (see countAt).
 func (m *matcher) countOn(counts []uint32) int {
@@ -711,59 +747,58 @@ func (m *matcher) countOn(counts []uint32) int {
 }
 
 // matchNames returns the names containing sub, in increasing order, and a bitset over
-// names of the same, or nil if none does. It reads the names holding the rarest character
-// of sub (runeNames); a sub that is not valid UTF-8 is looked for in every name.
-func (s *Search) matchNames(sub string) ([]uint32, []uint64) {
+// names of the same; ok is false if no name can hold sub. It reads the names holding the
+// rarest characters of sub (runeNames). If even the rarest is in more than namesMax names,
+// or sub is not valid UTF-8, it returns no names and ok: the caller checks names one by
+// one (matcher.partyOf).
+func (s *Search) matchNames(sub string) (ids []uint32, set []uint64, ok bool) {
 	if strings.IndexByte(sub, 0) >= 0 {
-		return nil, nil
+		return nil, nil, false
 	}
-	var ids []uint32
-	needle := []byte(sub)
 	if !utf8.ValidString(sub) {
-		for n := uint32(1); int(n) < s.names(); n++ {
-			if bytes.Contains(s.nameBytes(n), needle) {
-				ids = append(ids, n)
-			}
+		return nil, nil, true
+	}
+	// A valid UTF-8 string found in a name starts at one of its characters, so every
+	// character of sub is in runeNames for that name: the candidates are the names in
+	// all their lists, starting from the shortest.
+	var lists [][]uint32
+	for _, r := range sub {
+		l := s.runeNames[uint16(r)]
+		if len(l) == 0 {
+			return nil, nil, false
 		}
-	} else {
-		// A valid UTF-8 string found in a name starts at one of its characters, so every
-		// character of sub is in runeNames for that name: the candidates are the names
-		// in all their lists, starting from the shortest.
-		var lists [][]uint32
-		for _, r := range sub {
-			l := s.runeNames[uint16(r)]
-			if len(l) == 0 {
-				return nil, nil
-			}
-			lists = append(lists, l)
+		lists = append(lists, l)
+	}
+	slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
+	if len(lists[0]) > s.namesMax {
+		return nil, nil, true
+	}
+	cands := lists[0]
+	for _, l := range lists[1:] {
+		if len(cands) <= 64 || len(l) > 16*len(cands) {
+			break // few enough to check, or the next list costs more than it saves
 		}
-		slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
-		cands := lists[0]
-		for _, l := range lists[1:] {
-			if len(cands) <= 64 || len(l) > 16*len(cands) {
-				break // few enough to check, or the next list costs more than it saves
-			}
-			cands = intersect(cands, l)
-		}
-		for _, n := range cands {
-			if bytes.Contains(s.nameBytes(n), needle) {
-				ids = append(ids, n)
-			}
+		cands = intersect(cands, l)
+	}
+	needle := []byte(sub)
+	for _, n := range cands {
+		if bytes.Contains(s.nameBytes(n), needle) {
+			ids = append(ids, n)
 		}
 	}
 	if ids == nil {
-		return nil, nil
+		return nil, nil, false
 	}
-	set := make([]uint64, (s.names()+63)/64)
+	set = make([]uint64, (s.names()+63)/64)
 	for _, n := range ids {
 		set[n>>6] |= 1 << (n & 63)
 	}
-	return ids, set
+	return ids, set, true
 }
 
 // intersect returns the numbers in both increasing lists, in a new list.
 func intersect(a, b []uint32) []uint32 {
-	var out []uint32
+	out := make([]uint32, 0, min(len(a), len(b)))
 	for len(a) > 0 && len(b) > 0 {
 		switch {
 		case a[0] < b[0]:
