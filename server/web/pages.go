@@ -74,8 +74,12 @@ func (c *Console) getSearch(w http.ResponseWriter, r *http.Request, who Principa
 			return
 		default:
 			data["Result"] = res
+			// A capped count is a lower bound (projections.SearchResult): the page says
+			// "at least" and offers the next page without a page count.
 			pages := (res.Total + searchPageSize - 1) / searchPageSize
-			data["Pages"] = pages
+			if !res.Capped {
+				data["Pages"] = pages
+			}
 			link := func(p int) string {
 				v := url.Values{}
 				for k, s := range vals {

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package web
+
+// threadCPU returns 0: a thread's CPU time is read on Linux only.
+func threadCPU() int64 { return 0 }
