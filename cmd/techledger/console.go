@@ -16,13 +16,13 @@ import (
 // withConsole returns h with the web console (server/web, docs/console.md) mounted at "/":
 // the API keeps /v1/, /healthz, /metrics and /openapi.json. The console posts through the
 // API's own command handler, signs in with the same tokens and admits the same roles. Its
-// search read model follows the log from a snapshot in snapDir ("" : replayed at start);
-// the returned func writes that snapshot (call it on exit). figures (nil: none) are the
+// search read model follows the log from a snapshot in snapDir ("" : replayed at start)
+// once start is called, in the background (until it has caught up, the search page waits
+// for it, then answers 503); snapshot writes that snapshot (call it on exit). figures (nil: none) are the
 // projections and report cache of the API's report routes, for the statistics dashboard;
 // proofs (nil: none) the transparency log, for the registration certificate page.
-func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, figures *web.Figures, proofs *web.Proofs, tokens *server.Tokens, tls bool, snapDir string, logger *slog.Logger) (http.Handler, func(), error) {
+func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *commands.Handler, figures *web.Figures, proofs *web.Proofs, tokens *server.Tokens, tls bool, snapDir string, logger *slog.Logger) (_ http.Handler, start, snapshot func(), err error) {
 	search := projections.NewSearchRunner(s, projections.SearchRunnerOptions{SnapshotDir: snapDir, Logger: logger})
-	search.StartBackground(ctx) // as serve's projections: behind the listener
 	cfg := web.Config{Log: s, Commands: handler, Search: search, Figures: figures, Proofs: proofs, TLS: tls, Logger: logger}
 	if v, ok := s.(ledger.Verifier); ok {
 		cfg.Verify = v.Verify
@@ -32,7 +32,7 @@ func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *c
 	}
 	console, err := web.New(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
@@ -42,10 +42,10 @@ func withConsole(ctx context.Context, h http.Handler, s ledger.Store, handler *c
 		}
 		console.ServeHTTP(w, r)
 	})
-	snapshot := func() {
+	snapshot = func() {
 		if err := search.Snapshot(); err != nil {
 			logger.Warn("search snapshot on exit failed", "err", err)
 		}
 	}
-	return mux, snapshot, nil
+	return mux, func() { search.StartBackground(ctx) }, snapshot, nil
 }

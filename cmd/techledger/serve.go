@@ -113,10 +113,10 @@ func serveFlags(fs *pflag.FlagSet) action {
 			head, _ := s.Head(ctx)
 			logger.Info("sample data loaded", "events", head, "took", time.Since(start).Round(time.Millisecond))
 		}
-		// The projections load behind the listener: commands do not need them, and reads
-		// that do wait for them, or answer 503 (docs/operations.md, restart at scale).
+		// The projections load behind the listener (started below, once everything the
+		// first command needs is ready): commands do not need them, and reads that do wait
+		// for them, or answer 503 (docs/operations.md, restart at scale).
 		proj := projections.NewRunner(s, projections.RunnerOptions{Options: opts, SnapshotDir: pf.snapshotDir(data), Logger: logger})
-		proj.StartBackground(ctx)
 		defer func() {
 			if err := proj.Snapshot(); err != nil {
 				logger.Warn("projections snapshot on exit failed", "err", err)
@@ -186,12 +186,14 @@ func serveFlags(fs *pflag.FlagSet) action {
 		default:
 			logger.Info("bearer tokens required", "tokens", tokens.Len())
 		}
-		handler, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, figures, proofs, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
+		handler, startSearch, snapshotSearch, err := withConsole(ctx, srv.Handler(), s, cmdHandler, figures, proofs, tokens, tlsConfig != nil, pf.snapshotDir(data), logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "techledger: console: %v\n", err)
 			return exitFailure
 		}
 		defer snapshotSearch()
+		proj.StartBackground(ctx)
+		startSearch()
 		logger.Info("serving", "addr", scheme+"://"+ln.Addr().String(), "console", scheme+"://"+ln.Addr().String()+"/", "store", data.String())
 		if err := server.Serve(ctx, ln, handler, logger, server.ShutdownGrace); err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
