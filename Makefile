@@ -42,6 +42,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFingerprint$$' -fuzztime 30s ./commands/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeView$$' -fuzztime 30s ./projections/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCheckpoint$$' -fuzztime 30s ./ledger/filestore/
+	$(GO) test -run '^$$' -fuzz '^FuzzQueryUint$$' -fuzztime 30s ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoutePathValue$$' -fuzztime 30s ./server/
 
 ## fuzz-long: every fuzz target for FUZZTIME, one after another (docs/reliability.md).
 fuzz-long:
