@@ -80,6 +80,28 @@ func newPilotAcc() pilotAcc {
 	return pilotAcc{sums: make([]pair, n), owned: make([]int64, n), longUse: make([]int64, n)}
 }
 
+// resolve looks up which sellers of the contracts of periods are pilot universities. A
+// seller's name is far apart in memory from the contract: read for each seller as the
+// contracts come, every read stalls, while read in one tight loop the reads overlap.
+func (pa *pilotAcc) resolve(st *projections.State, periods []Period) {
+	var sellers []projections.PartyRef
+	for _, per := range periods {
+		st.EachContract(per.From, per.To, func(f *projections.Facts) {
+			pa.of = cover(pa.of, int(f.Seller))
+			if pa.of[f.Seller] == 0 {
+				pa.of[f.Seller] = -1
+				sellers = append(sellers, f.Seller)
+			}
+		})
+	}
+	for _, p := range sellers {
+		_, name := st.Party(p)
+		if u := slices.IndexFunc(PilotUniversities, func(x PilotUniversity) bool { return x.Name == name }); u >= 0 {
+			pa.of[p] = int8(u + 1)
+		}
+	}
+}
+
 // university returns the index in PilotUniversities of seller p, or -1; it reads the
 // seller's name once per seller.
 func (pa *pilotAcc) university(st *projections.State, p projections.PartyRef) int {

@@ -89,7 +89,9 @@ const (
 func Build(st *projections.State, p Period) (*Report, error) {
 	b := newBuilder(st)
 	prev := p.Previous()
-	for w, per := range []Period{p, prev} {
+	periods := []Period{p, prev}
+	b.pilot.resolve(st, periods)
+	for w, per := range periods {
 		st.EachContract(per.From, per.To, func(f *projections.Facts) { b.add(w, f) })
 	}
 	r := &Report{
