@@ -290,6 +290,10 @@ func (s *Store) recover() error {
 	}
 	if last := len(s.segs) - 1; last > tail {
 		res.end = headerBytes
+		// Appends go on in this segment: its header must be whole.
+		if _, err := scanSegment(s.segs[last], 0, s.segs[last].first, true, func([]byte, int64) error { return nil }); err != nil {
+			return err
+		}
 		// What the tail holds may be in the page cache only (see below).
 		if err := s.segs[tail].rf.Sync(); err != nil {
 			return fmt.Errorf("sync %s: %w", s.segs[tail].name, err)
