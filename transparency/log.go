@@ -1,11 +1,13 @@
 package transparency
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,6 +55,10 @@ type Options struct {
 	ResignInterval time.Duration
 	// Logger receives what the log does (default slog.Default()).
 	Logger *slog.Logger
+	// Witnesses are the submission URLs of C2SP tlog-witness witnesses (POST
+	// URL/add-checkpoint). With a Signer, Run submits each new checkpoint to each of them
+	// with a consistency proof, and Latest publishes it with their cosignatures.
+	Witnesses []string
 }
 
 // RootMismatchError refuses to start a Log whose records do not give the root of the last
@@ -83,6 +89,10 @@ type Log struct {
 	mu       sync.Mutex  // one signer at a time
 	lastHash ledger.Hash // chain hash of the last record in the tree (follower only)
 	signedAt time.Time
+
+	verifier  note.Verifier    // the log's key (nil without checkpoints)
+	witnesses []*witnessClient // owned by witnessLoop
+	cosigs    cosigned
 }
 
 // Open opens the Log kept in opts.Dir over src: it loads the stored hashes, brings the tree
@@ -114,6 +124,10 @@ func Open(ctx context.Context, src Source, opts Options) (*Log, error) {
 		if l.cps, err = openCheckpoints(filepath.Join(opts.Dir, CheckpointsFile), v); err != nil {
 			return nil, fmt.Errorf("transparency: %w", err)
 		}
+		l.verifier = v
+	}
+	for _, u := range opts.Witnesses {
+		l.witnesses = append(l.witnesses, &witnessClient{url: u, client: &http.Client{}})
 	}
 	t, err := OpenTree(filepath.Join(opts.Dir, TreeFile))
 	if err != nil {
@@ -334,8 +348,10 @@ func (l *Log) Tree() *Tree { return l.tree }
 // checkpoint at most once per Interval when the tree has grown, and again after
 // ResignInterval when it has not (an empty log waits for its first record; the root is recomputed from the stored hashes and must
 // still be the one signed, so a damaged hash file is noticed; Ed25519 signatures are
-// deterministic, so the note is the same and is not stored twice). Run returns when ctx is
-// done (nil) or on the first error.
+// deterministic, so the note is the same and is not stored twice). With Options.Witnesses
+// it also submits each new checkpoint to the witnesses (and again after ResignInterval)
+// and keeps their cosignatures for Latest; a witness that refuses is logged and skipped.
+// Run returns when ctx is done (nil) or on the first error.
 func (l *Log) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
@@ -347,6 +363,12 @@ func (l *Log) Run(ctx context.Context) error {
 			return nil
 		}
 		return err
+	}
+	if len(l.witnesses) > 0 {
+		var wg sync.WaitGroup
+		wg.Go(func() { l.witnessLoop(ctx) })
+		defer wg.Wait()
+		defer cancel() // before the wait
 	}
 	tick := time.NewTicker(l.opts.Interval)
 	defer tick.Stop()
@@ -434,7 +456,9 @@ func (l *Log) SignNow() (Checkpoint, error) {
 	return cp, nil
 }
 
-// Latest returns the latest signed checkpoint and its note, or ErrNoCheckpoint.
+// Latest returns the latest signed checkpoint and its note, or ErrNoCheckpoint. The note
+// carries the cosignatures of the witnesses (Options.Witnesses) that cosigned this
+// checkpoint, after the log's signature.
 func (l *Log) Latest() (Checkpoint, []byte, error) {
 	if l.cps == nil {
 		return Checkpoint{}, nil, ErrNoCheckpoint
@@ -442,6 +466,11 @@ func (l *Log) Latest() (Checkpoint, []byte, error) {
 	cp, msg := l.cps.Latest()
 	if msg == nil {
 		return Checkpoint{}, nil, ErrNoCheckpoint
+	}
+	l.cosigs.mu.Lock()
+	defer l.cosigs.mu.Unlock()
+	if l.cosigs.cp == cp && len(l.cosigs.lines) > 0 {
+		msg = append(bytes.Clone(msg), l.cosigs.lines...)
 	}
 	return cp, msg, nil
 }

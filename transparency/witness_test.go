@@ -2,6 +2,7 @@ package transparency_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"techledger/ledger/memstore"
 	"techledger/transparency"
 )
 
@@ -80,7 +82,8 @@ func openWitness(t *testing.T, dir string) *transparency.Witness {
 // "cosignature/v1\ntime <timestamp>\n" ‖ the checkpoint's body. It returns the timestamp.
 func checkCosignature(t *testing.T, line, body string) time.Time {
 	t.Helper()
-	vk, err := base64.StdEncoding.DecodeString(witnessVKey[strings.LastIndex(witnessVKey, "+")+1:])
+	vk, err := base64.StdEncoding.DecodeString(strings.SplitN(witnessVKey, "+", 3)[2]) // name+hash+key; the key may hold '+'
+
 	require.NoError(t, err)
 	require.Equal(t, byte(1), vk[0])
 	pub := ed25519.PublicKey(vk[1:])
@@ -252,4 +255,53 @@ func TestParseAddCheckpoint(t *testing.T) {
 	require.Equal(t, int64(42), old)
 	require.Equal(t, p, got)
 	require.Equal(t, msg, signed)
+}
+
+// TestLog_Witnessed: a Log with a witness submits its checkpoints and publishes them with
+// the witness's cosignature, again after the log grew (with a consistency proof) and after
+// a restart of the log (which learns the witness's size from a 409). A witness that answers
+// garbage adds nothing, and the published note still verifies with the log's key.
+func TestLog_Witnessed(t *testing.T) {
+	w := openWitness(t, t.TempDir())
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		io.WriteString(rw, "— x AAAA\nnot a signature line\n")
+	}))
+	defer garbage.Close()
+	cv, err := transparency.NewCosignatureVerifier(w.VerifierKey())
+	require.NoError(t, err)
+	lv, err := note.NewVerifier(testVKey)
+	require.NoError(t, err)
+
+	s := memstore.New()
+	fill(t, s, 3, 2)
+	dir := t.TempDir()
+	run := func(records int64) {
+		t.Helper()
+		opts := options(t, dir, testSKey)
+		opts.Witnesses = []string{garbage.URL, srv.URL}
+		l, err := transparency.Open(context.Background(), s, opts)
+		require.NoError(t, err)
+		defer l.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		require.Eventually(t, func() bool {
+			cp, msg, err := l.Latest()
+			if err != nil || cp.Size != records {
+				return false
+			}
+			n, err := note.Open(msg, note.VerifierList(lv, cv))
+			return err == nil && len(n.Sigs) == 2 && len(n.UnverifiedSigs) == 0
+		}, 10*time.Second, 5*time.Millisecond)
+		cancel()
+		require.NoError(t, <-done)
+		wcp, _, ok := w.Latest(testOrigin)
+		require.True(t, ok)
+		require.Equal(t, records, wcp.Size)
+	}
+	run(6)
+	fill(t, memstoreTail{s, 0}, 4, 1)
+	run(10)
 }

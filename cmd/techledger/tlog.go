@@ -26,6 +26,7 @@ type tlogFlag struct {
 	signingKey string
 	interval   time.Duration
 	public     bool
+	witnesses  []string
 }
 
 func (f *tlogFlag) register(fs *pflag.FlagSet, serve bool) {
@@ -34,6 +35,7 @@ func (f *tlogFlag) register(fs *pflag.FlagSet, serve bool) {
 		fs.StringVar(&f.signingKey, "signing-key", "", "checkpoint signing key file (techledger keygen): keep the Merkle tree, sign checkpoints, serve proofs")
 		fs.DurationVar(&f.interval, "checkpoint-interval", time.Second, "least time between two signed checkpoints")
 		fs.BoolVar(&f.public, "public-proofs", false, "serve checkpoints, proofs and tiles to anyone, without a token")
+		fs.StringArrayVar(&f.witnesses, "witness", nil, "URL of a C2SP tlog-witness (techledger witness) to cosign each checkpoint; repeatable")
 	}
 }
 
@@ -73,7 +75,7 @@ func (f tlogFlag) openSigning(ctx context.Context, s ledger.Store, data storeFla
 	if err := os.WriteFile(filepath.Join(dir, verifierKeyFile), []byte(vkey+"\n"), 0o644); err != nil {
 		return nil, "", fmt.Errorf("tlog: %w", err)
 	}
-	l, err := transparency.Open(ctx, s, transparency.Options{Dir: dir, Signer: signer, VerifierKey: vkey, Interval: f.interval, Logger: logger})
+	l, err := transparency.Open(ctx, s, transparency.Options{Dir: dir, Signer: signer, VerifierKey: vkey, Interval: f.interval, Logger: logger, Witnesses: f.witnesses})
 	return l, vkey, err
 }
 

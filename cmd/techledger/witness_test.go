@@ -46,20 +46,7 @@ func TestCLI_Witness(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	url, done, serr := startServeInProcess(t, ctx, "--data", filepath.Join(dir, "data"), "--signing-key", logKey, "--checkpoint-interval", "20ms", "--public-proofs")
-	wout, werr := &testBuffer{}, &testBuffer{}
-	wdone := make(chan int, 1)
-	go func() {
-		wdone <- run(ctx, []string{"witness", "--key", witnessKey, "--log", vkey, "--state", filepath.Join(dir, "witness"), "--addr", "127.0.0.1:0"}, wout, werr)
-	}()
-	var wurl string
-	require.Eventually(t, func() bool {
-		m := regexp.MustCompile(`addr=(http://\S+)`).FindStringSubmatch(werr.String())
-		if m != nil {
-			wurl = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 5*time.Millisecond, "witness did not start: %s", werr)
-	cosigKey := strings.TrimSpace(wout.String())
+	wurl, cosigKey, wdone, werr := startWitness(t, ctx, witnessKey, vkey, filepath.Join(dir, "witness"))
 
 	checkpointOfSize := func(n int64) []byte {
 		t.Helper()
@@ -119,6 +106,66 @@ func TestCLI_Witness(t *testing.T) {
 	require.Equal(t, http.StatusConflict, status)
 	require.Equal(t, fmt.Sprintf("%d\n", cp2.Size), body2)
 
+	cancel()
+	require.Equal(t, exitOK, <-done, serr)
+	require.Equal(t, exitOK, <-wdone, werr)
+}
+
+// startWitness runs the witness verb in a goroutine and returns its URL, its cosignature
+// verifier key, a channel with its exit code and its stderr.
+func startWitness(t *testing.T, ctx context.Context, key, logKey, state string) (string, string, <-chan int, *testBuffer) {
+	t.Helper()
+	wout, werr := &testBuffer{}, &testBuffer{}
+	wdone := make(chan int, 1)
+	go func() {
+		wdone <- run(ctx, []string{"witness", "--key", key, "--log", logKey, "--state", state, "--addr", "127.0.0.1:0"}, wout, werr)
+	}()
+	var wurl string
+	require.Eventually(t, func() bool {
+		m := regexp.MustCompile(`addr=(http://\S+)`).FindStringSubmatch(werr.String())
+		if m != nil {
+			wurl = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 5*time.Millisecond, "witness did not start: %s", werr)
+	return wurl, strings.TrimSpace(wout.String()), wdone, werr
+}
+
+// TestCLI_ServeWitness: serve --witness submits each checkpoint to the witness and serves
+// it with the witness's cosignature, before and after the log grows.
+func TestCLI_ServeWitness(t *testing.T) {
+	dir := t.TempDir()
+	logKey, witnessKey := filepath.Join(dir, "log.key"), filepath.Join(dir, "witness.key")
+	code, vkey, errs := runVerb(t, "keygen", "--origin", "test.techledger.example/log", "--out", logKey)
+	require.Equal(t, exitOK, code, errs)
+	vkey = strings.TrimSpace(vkey)
+	code, _, errs = runVerb(t, "keygen", "--origin", "witness.test.techledger.example", "--out", witnessKey)
+	require.Equal(t, exitOK, code, errs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wurl, cosigKey, wdone, werr := startWitness(t, ctx, witnessKey, vkey, filepath.Join(dir, "witness"))
+	url, done, serr := startServeInProcess(t, ctx, "--data", filepath.Join(dir, "data"), "--signing-key", logKey, "--checkpoint-interval", "20ms", "--witness", wurl)
+	lv, err := note.NewVerifier(vkey)
+	require.NoError(t, err)
+	wv, err := transparency.NewCosignatureVerifier(cosigKey)
+	require.NoError(t, err)
+	posted := int64(0)
+	for _, size := range []int64{2, 5} {
+		for ; posted < size; posted++ {
+			resp, err := http.Post(url+"/v1/commands", "application/json", strings.NewReader(registerN(int(100+posted))))
+			require.NoError(t, err)
+			resp.Body.Close()
+		}
+		require.Eventually(t, func() bool {
+			_, b := httpGet(t, url+"/v1/checkpoint")
+			n, err := note.Open(b, note.VerifierList(lv, wv))
+			if err != nil || len(n.Sigs) != 2 {
+				return false
+			}
+			cp, err := transparency.ParseCheckpoint(n.Text)
+			return err == nil && cp.Size == size
+		}, 10*time.Second, 10*time.Millisecond, "%s\n%s", serr, werr)
+	}
 	cancel()
 	require.Equal(t, exitOK, <-done, serr)
 	require.Equal(t, exitOK, <-wdone, werr)
