@@ -1,6 +1,7 @@
 package transparency_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -75,6 +76,25 @@ func FuzzAudit(f *testing.F) {
 		}
 		if rep.Events != len(b.Records) || len(rep.Positions) != len(b.Records) {
 			t.Fatalf("report counts %d events, %d positions for %d records", rep.Events, len(rep.Positions), len(b.Records))
+		}
+	})
+}
+
+// FuzzParseAddCheckpoint: any add-checkpoint request body either parses to parts that
+// FormatAddCheckpoint turns back into the same bytes, or is refused; never a panic.
+func FuzzParseAddCheckpoint(f *testing.F) {
+	f.Add([]byte("old 0\n\no\n1\nAAAA\n\n— o sig\n"))
+	f.Add([]byte("old 12\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\nnote"))
+	f.Add([]byte("old 01\n\n"))
+	f.Add([]byte("old 3\nAAAA\n\n"))
+	f.Add([]byte("old 3"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		old, proof, signed, err := transparency.ParseAddCheckpoint(body)
+		if err != nil {
+			return
+		}
+		if again := transparency.FormatAddCheckpoint(old, proof, signed); !bytes.Equal(again, body) {
+			t.Fatalf("%q parses to (%d, %d hashes, %q), formatted back as %q", body, old, len(proof), signed, again)
 		}
 	})
 }
