@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -52,4 +53,28 @@ func (r *RawRecord) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("record encoding has %d trailing bytes", len(d.b))
 	}
 	return nil
+}
+
+// recordEncodingMin is the length of the shortest record encoding: every string and byte
+// field empty (one length byte each).
+const recordEncodingMin = 1 + 8 + 1 + 8 + 16 + 1 + 2 + 8 + 1 + 7 + 2*len(Hash{})
+
+// DecodeChain returns the fields that chain a record, its position, previous hash and
+// hash, from its binary encoding (see (*Record).AppendBinary) without decoding the rest:
+// the format byte and the position open the encoding, the previous hash and the hash end
+// it. It checks the format byte and the length, not the fields between
+// ((*RawRecord).UnmarshalBinary does), so it is for readers that trust the framing of the
+// store and need only the chain, such as a rebuild of the transparency log's tree.
+func DecodeChain(b []byte) (pos Position, prev, hash Hash, err error) {
+	if len(b) < recordEncodingMin {
+		return 0, Hash{}, Hash{}, fmt.Errorf("record encoding of %d bytes: shorter than any record (%d)", len(b), recordEncodingMin)
+	}
+	if b[0] != recordFormat {
+		return 0, Hash{}, Hash{}, fmt.Errorf("record format %d: want %d", b[0], recordFormat)
+	}
+	pos = Position(binary.BigEndian.Uint64(b[1:9]))
+	n := len(b)
+	copy(prev[:], b[n-2*len(prev):n-len(prev)])
+	copy(hash[:], b[n-len(hash):])
+	return pos, prev, hash, nil
 }

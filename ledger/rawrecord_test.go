@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,6 +54,34 @@ func FuzzRawRecord_UnmarshalBinary(f *testing.F) {
 		require.Equal(t, errWant == nil, errGot == nil, "record: %v, raw: %v", errWant, errGot)
 		if errWant == nil {
 			sameRaw(t, want, got)
+			// DecodeChain reads the same chain fields from any valid encoding.
+			pos, prev, hash, err := ledger.DecodeChain(b)
+			require.NoError(t, err)
+			require.Equal(t, want.Position, pos)
+			require.Equal(t, want.PrevHash, prev)
+			require.Equal(t, want.Hash, hash)
 		}
 	})
+}
+
+// TestDecodeChain: the chain fields of records with empty and long fields, and clear
+// errors for a wrong format byte or an encoding too short to be a record.
+func TestDecodeChain(t *testing.T) {
+	empty := ledger.Record{Position: 7}
+	empty.Seal(ledger.Hash{1})
+	long := record(1<<40, strings.Repeat("s", 300), 3)
+	long.Seal(ledger.Hash{2})
+	for _, r := range []ledger.Record{empty, long} {
+		pos, prev, hash, err := ledger.DecodeChain(r.AppendBinary(nil))
+		require.NoError(t, err)
+		require.Equal(t, r.Position, pos)
+		require.Equal(t, r.PrevHash, prev)
+		require.Equal(t, r.Hash, hash)
+	}
+	b := empty.AppendBinary(nil)
+	_, _, _, err := ledger.DecodeChain(b[:len(b)-1])
+	require.ErrorContains(t, err, "shorter than any record")
+	b[0] = 9
+	_, _, _, err = ledger.DecodeChain(b)
+	require.ErrorContains(t, err, "record format 9")
 }

@@ -221,7 +221,8 @@ func (l *Log) matches(ctx context.Context, n int64) (bool, error) {
 
 // RawScanner is an optional capability of a Source (filestore.Store has it): it hands out
 // each record's binary encoding (see (*ledger.Record).AppendBinary) from a buffer it
-// reuses, so that a rebuild decodes in place and allocates nothing per record. ScanRaw
+// reuses, so that a rebuild decodes only the chain fields (ledger.DecodeChain) and
+// allocates nothing per record. ScanRaw
 // calls fn for every record with position >= from, in order, up to the head at the time of
 // the call or later; raw is valid only until fn returns. It returns the first error fn
 // returns, ctx's error or a read error.
@@ -299,12 +300,14 @@ func (l *Log) readChains(ctx context.Context, from int64, free <-chan []ledger.H
 		return fmt.Errorf("transparency: read the log from position %d: %w", next, err)
 	}
 	if rs, ok := l.src.(RawScanner); ok {
-		var rec ledger.RawRecord
+		// Only the chain fields are decoded: the tree needs nothing else, and the store's
+		// framing vouches for the rest.
 		err := rs.ScanRaw(ctx, ledger.Position(from), func(pos ledger.Position, raw []byte) error {
-			if err := rec.UnmarshalBinary(raw); err != nil || rec.Position != pos {
+			p, prev, hash, err := ledger.DecodeChain(raw)
+			if err != nil || p != pos {
 				return &ledger.CorruptionError{Position: pos, Reason: fmt.Sprintf("transparency: record does not decode as position %d: %v", pos, err)}
 			}
-			return add(rec.Position, rec.PrevHash, rec.Hash)
+			return add(p, prev, hash)
 		})
 		if err != nil {
 			return readErr(err)
