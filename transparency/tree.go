@@ -309,8 +309,7 @@ func (t *Tree) store(level int, node int64, h tlog.Hash) {
 func (t *Tree) appendGroups(chains []ledger.Hash) error {
 	g := int64(len(chains) / groupLeaves)
 	first := tlog.StoredHashIndex(0, t.n)
-	start := int64(len(t.tail)) - (first-t.written)*hashSize // 0: the tail ends at first
-	if start != 0 {
+	if int64(len(t.tail)) != (first-t.written)*hashSize {
 		panic(fmt.Sprintf("transparency: the tree's tail does not end at stored hash %d", first))
 	}
 	end := int64(len(t.tail)) + (tlog.StoredHashCount(t.n+g*groupLeaves)-first)*hashSize
