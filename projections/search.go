@@ -60,6 +60,7 @@ type Search struct {
 	buckets   map[int32][]uint32 // day -> indexes registered on it, increasing
 	dayList   []int32            // keys of buckets, sorted
 	dayCounts map[int32][]uint32 // day -> contracts by type and status (see countAt)
+	dayKeys   map[int32][2]uint64 // day -> least and greatest key of its contracts (0: an id in others)
 
 	countMax      int // SearchCountMax; tests lower these three to reach every path of Find
 	candidatesMax int // searchCandidatesMax
@@ -108,6 +109,7 @@ func NewSearch() *Search {
 		typeIDs:   map[string]uint8{},
 		buckets:   map[int32][]uint32{},
 		dayCounts: map[int32][]uint32{},
+		dayKeys:   map[int32][2]uint64{},
 
 		countMax:      SearchCountMax,
 		candidatesMax: searchCandidatesMax,
@@ -305,11 +307,21 @@ func (s *Search) add(id, title string, amount int64, parties [3]uint32, day int3
 	}
 	s.buckets[day] = append(b, i)
 	s.count(i, +1)
+	s.keyRange(day, key, !ok)
 	for k, n := range parties {
 		if n != 0 && (k == 0 || n != parties[0]) && (k < 2 || n != parties[1]) { // once per contract
 			s.nameHits[n] = append(s.nameHits[n], i)
 		}
 	}
+}
+
+// keyRange widens the range of keys day holds to key (first: key is the day's first).
+func (s *Search) keyRange(day int32, key uint64, first bool) {
+	r := s.dayKeys[day]
+	if first {
+		r = [2]uint64{key, key}
+	}
+	s.dayKeys[day] = [2]uint64{min(r[0], key), max(r[1], key)}
 }
 
 // count adds delta to the count of contract i's day, type and status.
@@ -597,6 +609,9 @@ func (s *Search) scan(m *matcher, lo, hi, offset, limit, countTo int, res *Searc
 	keys, parties, typs, revoked, names := s.keys, s.parties, s.typs, s.revoked, m.names
 	typ, status, wantRevoked, numbers := m.typ, m.status, m.wantRevoked, m.numbers
 	for d := hi - 1; d >= lo; d-- {
+		if numbers && !m.mayHold(s.dayKeys[s.dayList[d]]) {
+			continue // registration numbers start with the year: most days hold none
+		}
 		idx := s.buckets[s.dayList[d]]
 		for k := len(idx) - 1; k >= 0; k-- {
 			i := idx[k]
@@ -697,6 +712,20 @@ func (m *matcher) prefix(p string) {
 		lo := pk&(1<<56-1)*pow10[n-len(p)] | uint64(n)<<56
 		m.ranges[n] = [2]uint64{lo, lo + pow10[n-len(p)] - 1}
 	}
+}
+
+// mayHold reports whether a day whose keys are within r (see dayKeys) may hold a contract
+// whose number has m's prefix.
+func (m *matcher) mayHold(r [2]uint64) bool {
+	if r[0] == 0 {
+		return true // an id that is not a number: compared as a string
+	}
+	for n := r[0] >> 56; n <= r[1]>>56; n++ {
+		if lo, hi := m.ranges[n][0], m.ranges[n][1]; lo <= hi && lo <= r[1] && hi >= r[0] {
+			return true
+		}
+	}
+	return false
 }
 
 // match reports whether contract i meets m's type, status and number criteria (the party

@@ -255,6 +255,11 @@ func ReadSearchSnapshot(b []byte) (*Search, error) {
 			c[countAt(s.typs[i], s.revoked[i])]++
 		}
 		s.dayCounts[d] = c
+		r := [2]uint64{math.MaxUint64, 0}
+		for _, i := range s.buckets[d] {
+			r = [2]uint64{min(r[0], s.keys[i]), max(r[1], s.keys[i])}
+		}
+		s.dayKeys[d] = r
 	}
 	return s, nil
 }

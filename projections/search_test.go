@@ -323,12 +323,18 @@ func TestSearch_Find_NumberPrefix(t *testing.T) {
 			Seller: ledger.Party{Name: "甲"}, Buyer: ledger.Party{Name: fmt.Sprint("乙", i)}}))
 		s.pos++
 	}
+	// A day of its own for one number: the day's range of keys is that key alone.
+	require.NoError(t, s.apply(&ledger.ContractRegistered{ContractID: "2024140101000001", Type: "service", RegisteredOn: sdate(t, "2024-01-02"),
+		Seller: ledger.Party{Name: "甲"}, Buyer: ledger.Party{Name: "丙"}}))
+	s.pos++
 	var buf bytes.Buffer
 	require.NoError(t, s.WriteSnapshot(&buf))
 	loaded, err := ReadSearchSnapshot(buf.Bytes())
 	require.NoError(t, err)
 	for prefix, want := range map[string][]string{
-		"2":                 {"2023140101000999", "202314", "23140101000124", "2023140101000123"},
+		"2024140101000001":  {"2024140101000001"},
+		"202414010100000":   {"2024140101000001"},
+		"2":                 {"2024140101000001", "2023140101000999", "202314", "23140101000124", "2023140101000123"},
 		"2023":              {"2023140101000999", "202314", "2023140101000123"},
 		"23":                {"23140101000124"},
 		"2023140101000123":  {"2023140101000123"},
