@@ -36,14 +36,15 @@ type Search struct {
 	at   time.Time
 
 	// Columns, one entry per contract in order of registration.
-	keys    []uint64          // numberKey of the id; 0: the id is in others
-	others  map[uint32]string // ids that are not registration numbers, by index
-	titles  []string
-	amounts []int64     // 合同成交额 in force, fen
-	parties [][3]uint32 // seller, buyer, intermediary: name indexes (0: none)
-	days    []int32     // registered_on, days since 1970-01-01
-	typs    []uint8     // index in types (type in force)
-	revoked []bool
+	keys      []uint64          // numberKey of the id; 0: the id is in others
+	others    map[uint32]string // ids that are not registration numbers, by index
+	titleBlob []byte            // every title, one after the other
+	titleOffs []uint32          // title i is titleBlob[titleOffs[i]:titleOffs[i+1]]
+	amounts   []int64           // 合同成交额 in force, fen
+	parties   [][3]uint32       // seller, buyer, intermediary: name indexes (0: none)
+	days      []int32           // registered_on, days since 1970-01-01
+	typs      []uint8           // index in types (type in force)
+	revoked   []bool
 
 	byKey   map[uint64]uint32 // numberKey -> index; built on first need (see index)
 	byOther map[string]uint32 // ids that are not registration numbers -> index
@@ -57,9 +58,9 @@ type Search struct {
 	types   []string // contract type codes as registered; interned
 	typeIDs map[string]uint8
 
-	buckets   map[int32][]uint32 // day -> indexes registered on it, increasing
-	dayList   []int32            // keys of buckets, sorted
-	dayCounts map[int32][]uint32 // day -> contracts by type and status (see countAt)
+	buckets   map[int32][]uint32  // day -> indexes registered on it, increasing
+	dayList   []int32             // keys of buckets, sorted
+	dayCounts map[int32][]uint32  // day -> contracts by type and status (see countAt)
 	dayKeys   map[int32][2]uint64 // day -> least and greatest key of its contracts (0: an id in others)
 
 	countMax      int // SearchCountMax; tests lower these three to reach every path of Find
@@ -77,6 +78,8 @@ const (
 	SearchContractsMax = math.MaxUint32 - 1
 	// SearchNameBytesMax bounds the distinct party names' bytes (offsets are uint32).
 	SearchNameBytesMax = math.MaxUint32 - 1
+	// SearchTitleBytesMax bounds the titles' bytes (offsets are uint32).
+	SearchTitleBytesMax = math.MaxUint32
 	// SearchCountMax is where a query that has to scan contracts one by one stops
 	// counting, once its page is filled: it then reports "at least" (SearchResult.Capped).
 	SearchCountMax = 1000
@@ -99,6 +102,7 @@ const (
 func NewSearch() *Search {
 	return &Search{
 		others:    map[uint32]string{},
+		titleOffs: []uint32{0},
 		byKey:     map[uint64]uint32{},
 		byOther:   map[string]uint32{},
 		nameBlob:  []byte{0},
@@ -172,6 +176,9 @@ func (s *Search) id(i uint32) string {
 	return s.others[i]
 }
 
+// title returns the title of contract i as the bytes of titleBlob.
+func (s *Search) title(i uint32) []byte { return s.titleBlob[s.titleOffs[i]:s.titleOffs[i+1]] }
+
 // name returns party name n.
 func (s *Search) name(n uint32) string {
 	if n == 0 {
@@ -230,6 +237,9 @@ func (s *Search) apply(ev ledger.DomainEvent) error {
 		if len(s.keys) >= SearchContractsMax {
 			return fmt.Errorf("%w: more than %d contracts", ErrFold, SearchContractsMax)
 		}
+		if len(s.titleBlob)+len(e.Title) > SearchTitleBytesMax {
+			return fmt.Errorf("%w: titles exceed %d bytes", ErrFold, int64(SearchTitleBytesMax))
+		}
 		typ, err := s.typeID(e.Type)
 		if err != nil {
 			return err
@@ -287,7 +297,8 @@ func (s *Search) add(id, title string, amount int64, parties [3]uint32, day int3
 	if key == 0 {
 		s.others[i] = id
 	}
-	s.titles = append(s.titles, title)
+	s.titleBlob = append(s.titleBlob, title...)
+	s.titleOffs = append(s.titleOffs, uint32(len(s.titleBlob)))
 	s.amounts = append(s.amounts, amount)
 	s.parties = append(s.parties, parties)
 	s.days = append(s.days, day)
@@ -845,7 +856,7 @@ func intersect(a, b []uint32) []uint32 {
 func (s *Search) hit(i uint32) SearchHit {
 	p := s.parties[i]
 	h := SearchHit{
-		ContractID: s.id(i), Title: s.titles[i], Type: s.types[s.typs[i]], RegisteredOn: searchDate(s.days[i]),
+		ContractID: s.id(i), Title: string(s.title(i)), Type: s.types[s.typs[i]], RegisteredOn: searchDate(s.days[i]),
 		Amount: Fen(s.amounts[i]).String(), Seller: s.name(p[0]), Buyer: s.name(p[1]),
 		Intermediary: s.name(p[2]), Status: StatusRegistered,
 	}

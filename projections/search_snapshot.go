@@ -65,10 +65,10 @@ func (s *Search) WriteSnapshot(w io.Writer) error {
 		}
 	}
 	for _, i := range order {
-		b = binary.AppendUvarint(b, uint64(len(s.titles[i])))
+		b = binary.AppendUvarint(b, uint64(len(s.title(i))))
 	}
 	for _, i := range order {
-		b = append(b, s.titles[i]...)
+		b = append(b, s.title(i)...)
 	}
 	for _, i := range order {
 		b = binary.LittleEndian.AppendUint64(b, uint64(s.amounts[i]))
@@ -190,8 +190,7 @@ func ReadSearchSnapshot(b []byte) (*Search, error) {
 	if r.err == nil && len(s.others) != n-countNonZero(s.keys) {
 		r.fail("ids missing")
 	}
-	titles := r.strings(n)
-	s.titles = titles
+	s.titleOffs, s.titleBlob = r.texts(n)
 	s.amounts = make([]int64, n)
 	for i := range s.amounts {
 		s.amounts[i] = int64(binary.LittleEndian.Uint64(r.bytes(8)))
@@ -364,23 +363,23 @@ func (r *searchSnapReader) postings(n, max int) [][]uint32 {
 	return lists
 }
 
-// strings reads n lengths, then the n strings' bytes, into one string they share.
-func (r *searchSnapReader) strings(n int) []string {
-	out := make([]string, n)
-	lens := make([]int, n)
-	size := 0
-	for i := range lens {
-		lens[i] = r.count(uint64(len(r.b)))
-		size += lens[i]
+// texts reads n lengths, then the n texts' bytes, and returns where each ends (after a
+// leading 0) and a copy of the bytes.
+func (r *searchSnapReader) texts(n int) ([]uint32, []byte) {
+	offs := make([]uint32, n+1)
+	for i := range n {
+		c := r.count(uint64(len(r.b)))
+		if uint64(offs[i])+uint64(c) > SearchTitleBytesMax {
+			r.fail("texts too long")
+			return []uint32{0}, nil
+		}
+		offs[i+1] = offs[i] + uint32(c)
 	}
-	if r.err != nil || size > len(r.b)-r.off {
-		r.fail("strings too long")
-		return out
+	if r.err == nil && int(offs[n]) > len(r.b)-r.off {
+		r.fail("truncated texts")
 	}
-	all := string(r.bytes(size))
-	at := 0
-	for i, c := range lens {
-		out[i], at = all[at:at+c], at+c
+	if r.err != nil {
+		return []uint32{0}, nil
 	}
-	return out
+	return offs, slices.Clone(r.bytes(int(offs[n])))
 }
