@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -381,4 +383,58 @@ func (w *Witness) Handler() http.Handler {
 		}
 	})
 	return mux
+}
+
+// Cosignature is a witness's valid cosignature on a checkpoint.
+type Cosignature struct {
+	Witness string    // the witness's name
+	Time    time.Time // when it says it cosigned
+}
+
+// CheckCosignatures verifies the signed checkpoint note with the log's verifier key vkey
+// and requires, besides the log's signature, a valid cosignature (C2SP tlog-cosignature
+// v1) by each witness whose cosignature verifier key is in witnessKeys. It returns those
+// cosignatures, or an error naming every witness whose cosignature is missing.
+func CheckCosignatures(signed []byte, vkey string, witnessKeys []string) ([]Cosignature, error) {
+	lv, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return nil, fmt.Errorf("verifier key: %w", err)
+	}
+	vs := []note.Verifier{lv}
+	for _, k := range witnessKeys {
+		v, err := NewCosignatureVerifier(k)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	n, err := note.Open(signed, note.VerifierList(vs...))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint signatures: %w", err)
+	}
+	var out []Cosignature
+	var missing []string
+	for _, v := range vs[1:] {
+		found := false
+		for _, s := range n.Sigs {
+			if s.Name == v.Name() && s.Hash == v.KeyHash() {
+				t, err := fnote.CoSigV1Timestamp(s)
+				if err != nil {
+					return nil, fmt.Errorf("cosignature of %s: %w", v.Name(), err)
+				}
+				out = append(out, Cosignature{Witness: v.Name(), Time: t.UTC()})
+				found = true
+			}
+		}
+		if !found {
+			missing = append(missing, fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash()))
+		}
+	}
+	if !slices.ContainsFunc(n.Sigs, func(s note.Signature) bool { return s.Name == lv.Name() && s.Hash == lv.KeyHash() }) {
+		return nil, fmt.Errorf("checkpoint: not signed by the log's key %s+%08x", lv.Name(), lv.KeyHash())
+	}
+	if len(missing) > 0 {
+		return out, fmt.Errorf("checkpoint not cosigned by witness %s", strings.Join(missing, ", "))
+	}
+	return out, nil
 }

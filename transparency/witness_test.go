@@ -305,3 +305,39 @@ func TestLog_Witnessed(t *testing.T) {
 	fill(t, memstoreTail{s, 0}, 4, 1)
 	run(10)
 }
+
+// TestCheckCosignatures: an auditor requiring a witness's cosignature accepts the
+// checkpoint that witness cosigned and names the witness when its cosignature is missing,
+// made by another witness, or altered.
+func TestCheckCosignatures(t *testing.T) {
+	w := openWitness(t, t.TempDir())
+	otherSKey, _ := mustKey("witness.test.techledger.example/w2")
+	other, err := transparency.OpenWitness(transparency.WitnessOptions{Dir: t.TempDir(), SignerKey: otherSKey, LogKeys: []string{testVKey}, Logger: quiet})
+	require.NoError(t, err)
+	honest := newTestLog(t, 10, 10, testSKey)
+	msg := honest.signed(t, 10)
+	cosig, err := w.AddCheckpoint(0, nil, msg)
+	require.NoError(t, err)
+	full := append(bytes.Clone(msg), cosig...)
+
+	cs, err := transparency.CheckCosignatures(full, testVKey, []string{w.VerifierKey()})
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	require.Equal(t, witnessName, cs[0].Witness)
+	require.Equal(t, checkCosignature(t, string(cosig), noteBody(t, msg)).UTC(), cs[0].Time)
+	cs, err = transparency.CheckCosignatures(full, testVKey, nil)
+	require.NoError(t, err)
+	require.Empty(t, cs)
+
+	_, err = transparency.CheckCosignatures(msg, testVKey, []string{w.VerifierKey()})
+	require.ErrorContains(t, err, "not cosigned by witness "+witnessName)
+	_, err = transparency.CheckCosignatures(full, testVKey, []string{w.VerifierKey(), other.VerifierKey()})
+	require.ErrorContains(t, err, "not cosigned by witness witness.test.techledger.example/w2+")
+	altered := bytes.Clone(full)
+	i := len(msg) + len("— "+witnessName+" ") + 20
+	altered[i] ^= 3 // a byte of the cosignature's base64
+	_, err = transparency.CheckCosignatures(altered, testVKey, []string{w.VerifierKey()})
+	require.Error(t, err)
+	_, err = transparency.CheckCosignatures(full, "not a key", nil)
+	require.ErrorContains(t, err, "verifier key")
+}

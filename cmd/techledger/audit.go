@@ -25,13 +25,15 @@ import (
 const bundleBytesMax = 256 << 20
 
 func init() {
-	addVerb(verb{name: "audit", usage: "audit --key KEY (BUNDLE | --checkpoint SAVED --url URL)", summary: "check a proof bundle offline, or that the log still extends a saved checkpoint", nargs: -1, flags: auditFlags,
-		help: "With BUNDLE: checks a contract's proof bundle (techledger prove) offline with the verifier\nkey: the checkpoint's signature, every record's hash and inclusion proof, and that the\nrecords are the contract's events, versions 1..n, nothing missing. Exit 0 only if all holds,\n1 naming each problem otherwise.\nWith --checkpoint SAVED --url URL: fetches the log's current checkpoint and a consistency\nproof from SAVED and prints consistent (exit 0), rollback or fork (exit 1, with both signed\nnotes as evidence). Exit 3 when the log cannot be reached or answers nonsense."})
+	addVerb(verb{name: "audit", usage: "audit --key KEY [--witness KEY ...] (BUNDLE | --checkpoint SAVED --url URL)", summary: "check a proof bundle offline, or that the log still extends a saved checkpoint", nargs: -1, flags: auditFlags,
+		help: "With BUNDLE: checks a contract's proof bundle (techledger prove) offline with the verifier\nkey: the checkpoint's signature, every record's hash and inclusion proof, and that the\nrecords are the contract's events, versions 1..n, nothing missing. Exit 0 only if all holds,\n1 naming each problem otherwise.\nWith --checkpoint SAVED --url URL: fetches the log's current checkpoint and a consistency\nproof from SAVED and prints consistent (exit 0), rollback or fork (exit 1, with both signed\nnotes as evidence). Exit 3 when the log cannot be reached or answers nonsense.\nWith --witness: the checkpoint must also carry a valid cosignature by each witness given\n(C2SP tlog-cosignature; serve --witness publishes them); exit 1 naming a missing one."})
 }
 
 func auditFlags(fs *pflag.FlagSet) action {
 	var key, saved, base, token string
+	var witnesses []string
 	fs.StringVar(&key, "key", "", "the log's verifier key (name+hash+base64), or a file holding it")
+	fs.StringArrayVar(&witnesses, "witness", nil, "require a cosignature of the checkpoint by this witness (its cosignature key, as techledger witness prints it, or a file holding it; repeatable)")
 	fs.StringVar(&saved, "checkpoint", "", "file holding the last signed checkpoint you verified (with --url)")
 	fs.StringVar(&base, "url", "", "the log's server, e.g. https://ledger.example.cn (with --checkpoint)")
 	fs.StringVar(&token, "token", "", "bearer token for --url (default $TECHLEDGER_TOKEN; not needed with serve --public-proofs)")
@@ -47,11 +49,53 @@ func auditFlags(fs *pflag.FlagSet) action {
 			fmt.Fprintf(stderr, "techledger audit: %v\n", err)
 			return exitUsage
 		}
-		if online {
-			return auditConsistency(ctx, vkey, saved, base, tokenOrEnv(token), stdout, stderr)
+		wkeys, err := readCosignatureKeys(witnesses)
+		if err != nil {
+			fmt.Fprintf(stderr, "techledger audit: %v\n", err)
+			return exitUsage
 		}
-		return auditBundle(vkey, c.args[0], stdout, stderr)
+		if online {
+			return auditConsistency(ctx, vkey, wkeys, saved, base, tokenOrEnv(token), stdout, stderr)
+		}
+		return auditBundle(vkey, wkeys, c.args[0], stdout, stderr)
 	}
+}
+
+// readCosignatureKeys returns witnesses' cosignature keys given inline or as files.
+func readCosignatureKeys(keys []string) ([]string, error) {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if _, err := transparency.NewCosignatureVerifier(k); err == nil {
+			out = append(out, k)
+			continue
+		}
+		b, err := os.ReadFile(k)
+		if err != nil {
+			return nil, fmt.Errorf("witness: neither a cosignature key (name+hash+base64) nor a readable file: %w", err)
+		}
+		if _, err := transparency.NewCosignatureVerifier(string(b)); err != nil {
+			return nil, fmt.Errorf("witness %s: %w", k, err)
+		}
+		out = append(out, strings.TrimSpace(string(b)))
+	}
+	return out, nil
+}
+
+// checkWitnesses prints the cosignatures the witnesses made on the checkpoint note signed
+// and reports whether each of wkeys cosigned it.
+func checkWitnesses(signed []byte, vkey string, wkeys []string, stdout io.Writer) bool {
+	if len(wkeys) == 0 {
+		return true
+	}
+	cs, err := transparency.CheckCosignatures(signed, vkey, wkeys)
+	for _, c := range cs {
+		fmt.Fprintf(stdout, "cosigned by witness %s at %s\n", c.Witness, c.Time.Format(time.RFC3339))
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "FAILED: %v\n", err)
+		return false
+	}
+	return true
 }
 
 // tokenOrEnv returns token, or $TECHLEDGER_TOKEN when it is empty (read at run time, so
@@ -75,7 +119,7 @@ func readKey(s string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-func auditBundle(vkey, path string, stdout, stderr io.Writer) int {
+func auditBundle(vkey string, wkeys []string, path string, stdout, stderr io.Writer) int {
 	b, err := readBundle(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger audit: %v\n", err)
@@ -97,6 +141,9 @@ func auditBundle(vkey, path string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "OK: contract %s: %d events (positions %v) are in the log %s at size %d, root %s\n",
 		rep.ContractID, rep.Events, rep.Positions, rep.Checkpoint.Origin, rep.Checkpoint.Size, rep.Checkpoint.Root)
 	fmt.Fprintf(stdout, "registration leaf hash: %s\n", rep.LeafHash)
+	if !checkWitnesses([]byte(b.Checkpoint), vkey, wkeys, stdout) {
+		return exitRejected
+	}
 	return exitOK
 }
 
@@ -120,7 +167,7 @@ func parseBundle(r io.Reader, name string) (*transparency.Bundle, error) {
 	return &b, nil
 }
 
-func auditConsistency(ctx context.Context, vkey, savedPath, base, token string, stdout, stderr io.Writer) int {
+func auditConsistency(ctx context.Context, vkey string, wkeys []string, savedPath, base, token string, stdout, stderr io.Writer) int {
 	saved, err := os.ReadFile(savedPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "techledger audit: %v\n", err)
@@ -164,6 +211,9 @@ func auditConsistency(ctx context.Context, vkey, savedPath, base, token string, 
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", res.Outcome, res.Reason)
 	if res.Outcome == transparency.Consistent {
+		if !checkWitnesses(fetched, vkey, wkeys, stdout) {
+			return exitRejected
+		}
 		return exitOK
 	}
 	fmt.Fprintf(stdout, "\nEvidence: both notes are signed by %s; no honest log signs both.\n\n--- saved checkpoint\n%s\n--- fetched checkpoint\n%s", fetchedCP.Origin, saved, fetched)

@@ -144,7 +144,7 @@ func TestCLI_ServeWitness(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wurl, cosigKey, wdone, werr := startWitness(t, ctx, witnessKey, vkey, filepath.Join(dir, "witness"))
-	url, done, serr := startServeInProcess(t, ctx, "--data", filepath.Join(dir, "data"), "--signing-key", logKey, "--checkpoint-interval", "20ms", "--witness", wurl)
+	url, done, serr := startServeInProcess(t, ctx, "--data", filepath.Join(dir, "data"), "--signing-key", logKey, "--checkpoint-interval", "20ms", "--witness", wurl, "--public-proofs")
 	lv, err := note.NewVerifier(vkey)
 	require.NoError(t, err)
 	wv, err := transparency.NewCosignatureVerifier(cosigKey)
@@ -165,7 +165,26 @@ func TestCLI_ServeWitness(t *testing.T) {
 			cp, err := transparency.ParseCheckpoint(n.Text)
 			return err == nil && cp.Size == size
 		}, 10*time.Second, 10*time.Millisecond, "%s\n%s", serr, werr)
+		if size == 2 {
+			_, b := httpGet(t, url+"/v1/checkpoint")
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "saved"), b, 0o644))
+		}
 	}
+
+	// The auditor requires the witness's cosignature: present; then another witness's: missing.
+	code, out, errs := runVerb(t, "audit", "--key", vkey, "--witness", cosigKey, "--checkpoint", filepath.Join(dir, "saved"), "--url", url)
+	require.Equal(t, exitOK, code, out+errs)
+	require.Contains(t, out, "consistent")
+	require.Contains(t, out, "cosigned by witness witness.test.techledger.example at ")
+	otherSKey, _, err := transparency.GenerateKey("other.witness.example")
+	require.NoError(t, err)
+	other, err := transparency.OpenWitness(transparency.WitnessOptions{Dir: t.TempDir(), SignerKey: otherSKey, LogKeys: []string{vkey}})
+	require.NoError(t, err)
+	code, out, errs = runVerb(t, "audit", "--key", vkey, "--witness", cosigKey, "--witness", other.VerifierKey(), "--checkpoint", filepath.Join(dir, "saved"), "--url", url)
+	require.Equal(t, exitRejected, code, out+errs)
+	require.Contains(t, out, "FAILED: checkpoint not cosigned by witness other.witness.example+")
+	code, _, errs = runVerb(t, "audit", "--key", vkey, "--witness", "nonsense", "--checkpoint", filepath.Join(dir, "saved"), "--url", url)
+	require.Equal(t, exitUsage, code, errs)
 	cancel()
 	require.Equal(t, exitOK, <-done, serr)
 	require.Equal(t, exitOK, <-wdone, werr)
