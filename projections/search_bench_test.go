@@ -126,6 +126,7 @@ func BenchmarkSearch_Find(b *testing.B) {
 		{"first-page", SearchQuery{}},
 		{"number-prefix", SearchQuery{NumberPrefix: "20231401"}},
 		{"party-seller", SearchQuery{Party: "太原能源0号"}},
+		{"party-many", SearchQuery{Party: "太原能源"}},
 		{"party-substring-wide", SearchQuery{Party: "大学"}},
 		{"party-rare", SearchQuery{Party: "不存在"}},
 		{"type-status", SearchQuery{Type: "license", Status: StatusRevoked}},
