@@ -304,3 +304,25 @@ func TestOpen_ChecksTheHeaderOfAnEmptyActiveSegment(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "segment 00000000000000000003.seg offset 0", ce.Location)
 }
+
+// TestOpen_SyncsTheDirectory is the regression test of the bug the simulation found with
+// seed 1267: the directory fsync that makes a new segment's name durable failed, so Open
+// failed; the next Open found the segment (its name in the page cache) and acknowledged
+// appends into it, and a power cut then left the file under its temporary name, which
+// Open removes as unfinished: every acknowledged event was lost. Open now fsyncs the
+// directory before it serves anything.
+func TestOpen_SyncsTheDirectory(t *testing.T) {
+	fsys := faultfs.New(faultfs.Config{})
+	fsys.FailNext(faultfs.FaultSyncDir, 0)
+	_, err := filestore.Open(simDir, filestore.Options{FS: fsys.Proc(), Logger: slog.New(slog.DiscardHandler)})
+	require.ErrorIs(t, err, syscall.EIO)
+	s := openFault(t, fsys)
+	a := storetest.Ev("A", 1)
+	_, err = appendOne(t, s, "s", a)
+	require.NoError(t, err)
+	fsys.Crash()
+	s.Close()
+	s = openFault(t, fsys)
+	defer s.Close()
+	requireHolds(t, s, a)
+}

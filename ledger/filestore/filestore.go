@@ -246,6 +246,12 @@ func (s *Store) recover() error {
 			}
 		}
 	}
+	// The segments found may be in the directory of the page cache only: created by a
+	// process whose directory fsync failed, or that was killed before it. They are about
+	// to be served and appended to, so their names must be durable first.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("sync %s: %w", s.dir, err)
+	}
 	segs, err := listSegments(s.fs, s.dir)
 	if err != nil {
 		return err

@@ -152,13 +152,13 @@ func New(cfg Config) *FS {
 }
 
 // FailNext makes the next operation of kind k fail (FaultWrite, FaultNoSpace, FaultSync,
-// FaultSyncFull, FaultTruncate), on any file: a write having written n of its bytes, an fsync having
+// FaultSyncFull, FaultTruncate, FaultSyncDir), on any file: a write having written n of its bytes, an fsync having
 // made n of the unsynced pieces durable; n is ignored for a truncation.
 func (f *FS) FailNext(k Kind, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch k {
-	case FaultWrite, FaultNoSpace, FaultSync, FaultSyncFull, FaultTruncate:
+	case FaultWrite, FaultNoSpace, FaultSync, FaultSyncFull, FaultTruncate, FaultSyncDir:
 		f.next[k] = &n
 	default:
 		panic("faultfs: FailNext of " + string(k))
@@ -548,7 +548,8 @@ func (p *Proc) SyncDir(name string) error {
 	defer p.fs.mu.Unlock()
 	f := p.fs
 	name = filepath.Clean(name)
-	if f.inject("syncdir", f.cfg.SyncDirErr) {
+	if f.next[FaultSyncDir] != nil || f.inject("syncdir", f.cfg.SyncDirErr) {
+		delete(f.next, FaultSyncDir)
 		f.faults = append(f.faults, Fault{Kind: FaultSyncDir, File: filepath.Base(name)})
 		return pathErr("sync", name, syscall.EIO)
 	}
