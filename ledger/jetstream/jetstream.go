@@ -598,6 +598,29 @@ func (s *Store) catchUp(ctx context.Context) error {
 	if info.State.FirstSeq > from {
 		return s.fail(&ledger.CorruptionError{Position: s.headNow() + 1, Location: s.where(from), Reason: fmt.Sprintf("the stream starts at message %d: messages were deleted", info.State.FirstSeq)})
 	}
+	if end-from < readStreamGetsMax {
+		// A few messages (another writer's, or the outcome of a publish that failed): get
+		// them one by one rather than create a consumer for each catch-up. Under a leader
+		// election every appender catches up after every failed publish, and consumers
+		// created that fast outlive their scan (an ordered consumer is removed only once
+		// inactive) until the stream's consumer limit refuses every read.
+		for seq := from; seq <= end; seq++ {
+			rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+			m, err := s.stream.GetMsg(rctx, seq)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("jetstream: get %s: %w", s.where(seq), err)
+			}
+			recs, err := decodeCommit(m.Data)
+			if err != nil {
+				return s.fail(&ledger.CorruptionError{Position: s.headNow() + 1, Location: s.where(seq), Reason: err.Error()})
+			}
+			if err := s.apply(seq, m.Subject, recs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return s.scan(ctx, from, end, nil, func(seq uint64, m jetstream.Msg) error {
 		recs, err := decodeCommit(m.Data())
 		if err != nil {
