@@ -359,3 +359,35 @@ func TestSearch_Find_NumberPrefix(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Total)
 }
+
+// TestSearchRunner_LongReplayTakesDayLayout: a start that replays at least SnapshotEvery
+// records lays the contracts out by day, as a snapshot does, writes the snapshot, and
+// answers as the Search folded record by record.
+func TestSearchRunner_LongReplayTakesDayLayout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := sampleLog(t, sample.Config{Seed: 3, Contracts: 300})
+	h := commands.NewHandler(store)
+	for i := range 40 { // registered out of day order, as a bulk import of old contracts
+		_, err := h.HandleJSON(ctx, []byte(fmt.Sprintf(`{"command":"register_contract","command_id":"old-%d","contract_id":"20201401019%05d",
+ "title":"补录","type":"service","subtype":"general","signed_on":"2020-01-01","registered_on":"2020-%02d-%02d","amount":"10.00","tech_amount":"10.00",
+ "field":"agriculture","seller":{"id":"12140000405000025X","name":"补录研究院","kind":"university","region":"140100"},
+ "buyer":{"id":"91140400234567819D","name":"长治某能源有限公司","kind":"enterprise","region":"140400"},"intermediary":null,"ip_types":[]}`, i, i, 1+i%12, 1+i%28)),
+			commands.Actor{Name: "t", Role: "registrar"})
+		require.NoError(t, err)
+	}
+	folded := foldSearch(t, store)
+	require.False(t, slices.IsSorted(folded.days), "registered out of day order")
+	dir := t.TempDir()
+	r := NewSearchRunner(store, SearchRunnerOptions{SnapshotDir: dir, SnapshotEvery: 50, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, r.Start(ctx))
+	assert.True(t, slices.IsSorted(r.s.days), "contracts by day")
+	require.FileExists(t, filepath.Join(dir, SearchSnapshotFile))
+	for _, q := range searchQueries(t, folded) {
+		want, err := folded.Find(q)
+		require.NoError(t, err)
+		got, err := r.Find(q)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%+v", q)
+	}
+}
