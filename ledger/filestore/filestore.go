@@ -7,10 +7,11 @@
 // writes it with one write and makes it durable with one fsync.
 //
 // Integrity: every frame carries a CRC-32C, every record the SHA-256 hash chain. The store
-// keeps an index in memory (stream -> positions, event ID -> position, position -> file
-// offset). Close writes it to an index checkpoint (the file INDEX; see index.go for its
+// keeps an index (stream -> positions, event ID -> position, position -> file offset).
+// Close writes it to an index checkpoint (the file INDEX; see diskindex.go for its
 // format), and so does a background writer when a segment is sealed and enough was
-// appended since the last checkpoint (Options.CheckpointRecords). Open loads the
+// appended since the last checkpoint (Options.CheckpointRecords); the store then answers
+// from that file, mapped, and holds in memory only what was appended since. Open maps the
 // checkpoint if it matches the log — its segments have the sizes it records and the
 // record at its position has the hash it records — and reads only the records after it;
 // otherwise (no checkpoint, or one damaged, of an unknown version or not matching, which
@@ -520,8 +521,31 @@ func (s *Store) checkpointSealed(segs []segment, end ledger.Position) {
 		}
 		if err != nil {
 			s.opts.Logger.Warn("filestore: index checkpoint not written", "dir", s.dir, "err", err.Error())
+			return
+		}
+		if err := s.useCheckpoint(x.last, x.lastHash); err != nil {
+			s.opts.Logger.Warn("filestore: index checkpoint written, not used until the next open", "dir", s.dir, "err", err.Error())
 		}
 	}()
+}
+
+// useCheckpoint makes the store's index answer from the checkpoint just written (at
+// position last, with hash), so that what it holds in memory is only what was appended
+// since: memory stays bounded while the store runs (index.rebase). Appends wait while the
+// index is switched (a pass over what it held in memory).
+func (s *Store) useCheckpoint(last ledger.Position, hash ledger.Hash) error {
+	d, err := openCheckpoint(s.fs, s.dir)
+	if err != nil {
+		return err
+	}
+	if d.n != last || d.hash != hash {
+		return fmt.Errorf("the checkpoint read back is at position %d, not %d", d.n, last)
+	}
+	s.decideMu.Lock()
+	defer s.decideMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.index.rebase(d)
 }
 
 func (s *Store) addSegment(seg segment) error {

@@ -128,3 +128,47 @@ func (x *index) add(k *ledger.RecordKey, l loc) error {
 	x.lastTime = time.Unix(0, k.RecordedAt).UTC()
 	return nil
 }
+
+// rebase makes x answer from d, a checkpoint of the same log written while x was in use
+// (d.n at or past x's base, at or before x.last), and drops from memory what d holds: the
+// locations, stream positions and event IDs up to d.n. It checks first that d agrees with x
+// on every stream x holds in memory, and changes nothing if it does not.
+func (x *index) rebase(d *diskIndex) error {
+	c := d.n
+	if c < x.baseN || c > x.last {
+		return fmt.Errorf("checkpoint at position %d, the index holds %d..%d", c, x.baseN, x.last)
+	}
+	type kept struct {
+		t    *streamTail
+		k    int // positions of t.more in d
+		base uint64
+		n    uint32
+	}
+	keep := make([]kept, 0, len(x.streams))
+	for i := range x.streams {
+		t := &x.streams[i]
+		k := sortSearch(len(t.more), func(j int) bool { return t.more[j] > c })
+		first, n := d.stream(t.name)
+		if uint64(n) != uint64(t.baseCount)+uint64(k) {
+			return fmt.Errorf("checkpoint holds %d positions of stream %q, the index %d", n, t.name, uint64(t.baseCount)+uint64(k))
+		}
+		if k < len(t.more) {
+			keep = append(keep, kept{t, k, first, n})
+		}
+	}
+	locs := append(make([]loc, 0, int(x.last-c)), x.locs[c-x.baseN:]...)
+	streamIDs := make(map[string]uint32, len(keep))
+	streams := make([]streamTail, len(keep))
+	for i, e := range keep {
+		streams[i] = streamTail{name: e.t.name, baseFirst: e.base, baseCount: e.n, more: append([]ledger.Position(nil), e.t.more[e.k:]...)}
+		streamIDs[e.t.name] = uint32(i)
+	}
+	for id, p := range x.ids.more {
+		if p <= c {
+			delete(x.ids.more, id)
+		}
+	}
+	x.locs, x.streamIDs, x.streams = locs, streamIDs, streams
+	x.setBase(d)
+	return nil
+}
