@@ -178,6 +178,38 @@ func (h *Handler) LoadIndexBytes(ctx context.Context, buf []byte) (ledger.Positi
 	return x.checkpoint, nil
 }
 
+// UseSavedIndex makes the handler answer from buf, an index this handler's SaveIndex wrote
+// (read back from where it was kept), instead of the one it answered from: the commands it
+// held in memory since, that buf holds alike, are dropped, so that memory stays bounded
+// while a server runs. buf must stay valid as for LoadIndexBytes; the index the handler
+// answered from before is no longer used once UseSavedIndex returns without an error (a
+// caller that mapped it may unmap it). It must not run concurrently with SaveIndex. An
+// index that does not match the log, or is ahead of the handler's, is refused and the
+// handler left as it was.
+func (h *Handler) UseSavedIndex(ctx context.Context, buf []byte) (ledger.Position, error) {
+	x, hash, err := parseIndex(buf)
+	if err != nil {
+		return 0, fmt.Errorf("use command index: %w", err)
+	}
+	got, err := h.hashAt(ctx, x.checkpoint)
+	if err != nil || got != hash {
+		return 0, fmt.Errorf("use command index: %w: the log's record at position %d has another hash", ErrIndexStale, x.checkpoint)
+	}
+	h.idxMu.Lock()
+	defer h.idxMu.Unlock()
+	if x.checkpoint > h.idx.checkpoint {
+		return 0, fmt.Errorf("use command index: it covers position %d, the handler only %d", x.checkpoint, h.idx.checkpoint)
+	}
+	saved := cmdIndex{base: x.commands.base}
+	for k, e := range h.idx.commands.more {
+		if se, ok := saved.getKey(k); ok && se == e {
+			delete(h.idx.commands.more, k)
+		}
+	}
+	h.idx.commands.base = x.commands.base
+	return x.checkpoint, nil
+}
+
 // hashAt returns the hash of the record at position p of the log.
 func (h *Handler) hashAt(ctx context.Context, p ledger.Position) (ledger.Hash, error) {
 	for rec, err := range h.log.ReadAll(ctx, p) {

@@ -113,3 +113,49 @@ func TestHandler_LoadIndexRefuses(t *testing.T) {
 	out := handle(t, hb, register("2023140101000100", "c-100", "1000.00"))
 	assert.Equal(t, commands.StatusDuplicate, out.Status)
 }
+
+// TestHandler_UseSavedIndex: a handler that loaded an index, took more commands and saved
+// again, then switches to the new save, answers every command as one that read the whole
+// log does and saves the same bytes; an index of another log is refused.
+func TestHandler_UseSavedIndex(t *testing.T) {
+	l := memstore.New()
+	h := newHandler(l)
+	fillLog(t, h, 0, 30)
+	var first bytes.Buffer
+	_, err := h.SaveIndex(ctx, &first)
+	require.NoError(t, err)
+	loaded := newHandler(l)
+	_, err = loaded.LoadIndexBytes(ctx, first.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, loaded.CatchUp(ctx))
+	fillLog(t, loaded, 30, 10)
+	var second bytes.Buffer
+	pos, err := loaded.SaveIndex(ctx, &second)
+	require.NoError(t, err)
+	fillLog(t, loaded, 40, 5) // after the second save: stays in memory
+	got, err := loaded.UseSavedIndex(ctx, second.Bytes())
+	require.NoError(t, err)
+	assert.Equal(t, pos, got)
+
+	read := newHandler(l)
+	for _, i := range []int{0, 29, 35, 44} {
+		id := fmt.Sprintf("2023140101%06d", i)
+		for _, h := range []*commands.Handler{loaded, read} {
+			out := handle(t, h, register(id, fmt.Sprintf("c-%d", i), "1000.00"))
+			assert.Equal(t, commands.StatusDuplicate, out.Status, "contract %d", i)
+			_, err := h.HandleJSON(ctx, []byte(register(id, fmt.Sprintf("c-%d", i), "999.00")), registrar)
+			assert.Equal(t, commands.CodeConflict, commands.CodeOf(err))
+		}
+	}
+	var a, b bytes.Buffer
+	_, err = loaded.SaveIndex(ctx, &a)
+	require.NoError(t, err)
+	_, err = read.SaveIndex(ctx, &b)
+	require.NoError(t, err)
+	assert.Equal(t, b.Bytes(), a.Bytes())
+
+	other := memstore.New()
+	fillLog(t, newHandler(other), 100, 50)
+	_, err = newHandler(other).UseSavedIndex(ctx, second.Bytes())
+	require.ErrorIs(t, err, commands.ErrIndexStale)
+}

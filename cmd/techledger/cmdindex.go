@@ -28,8 +28,9 @@ const (
 
 // warmHandler loads the command index saved in dir (if any, and if it matches the log),
 // then catches up with the log, so that the first command is answered at once. It logs
-// what it did and how long it took.
-func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *slog.Logger) error {
+// what it did and how long it took, and returns the mapping the handler answers from (nil:
+// none), for keepCommandIndex.
+func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *slog.Logger) (mapped []byte, err error) {
 	start := time.Now()
 	if dir != "" {
 		b, err := mapFile(filepath.Join(dir, commandIndexFile))
@@ -42,6 +43,7 @@ func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *s
 				_ = syscall.Munmap(b)
 				logger.Warn("command index ignored, reading the log", "reason", err.Error())
 			} else {
+				mapped = b
 				logger.Info("command index loaded", "position", pos, "took", time.Since(start).Round(time.Millisecond))
 			}
 		case !errors.Is(err, os.ErrNotExist):
@@ -50,10 +52,10 @@ func warmHandler(ctx context.Context, h *commands.Handler, dir string, logger *s
 	}
 	from := h.IndexPosition()
 	if err := h.CatchUp(ctx); err != nil {
-		return fmt.Errorf("command index: %w", err)
+		return mapped, fmt.Errorf("command index: %w", err)
 	}
 	logger.Info("command index caught up", "from", from, "to", h.IndexPosition(), "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return mapped, nil
 }
 
 // mapFile maps the file name read-only. The mapping of a loaded command index is kept
@@ -111,19 +113,50 @@ func saveCommandIndex(ctx context.Context, h *commands.Handler, dir string) (led
 	return pos, err
 }
 
+// useSavedIndex makes h answer from the command index saved in dir (mapped), and releases
+// mapped, the mapping it answered from before (if any). It returns the new mapping; on an
+// error h is left as it was, with mapped.
+func useSavedIndex(ctx context.Context, h *commands.Handler, dir string, mapped []byte) ([]byte, error) {
+	b, err := mapFile(filepath.Join(dir, commandIndexFile))
+	if err != nil {
+		return nil, err
+	}
+	_, err = h.UseSavedIndex(ctx, b)
+	_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+	if err != nil {
+		_ = syscall.Munmap(b)
+		return nil, err
+	}
+	if len(mapped) > 0 {
+		_ = syscall.Munmap(mapped)
+	}
+	return b, nil
+}
+
 // keepCommandIndex saves the index every commandIndexSaveEvery while it moves on, until
-// ctx is done, and once more then.
-func keepCommandIndex(ctx context.Context, h *commands.Handler, dir string, logger *slog.Logger) (stop func()) {
+// ctx is done, and once more then. After a periodic save the handler answers from the file
+// just saved (mapped; the mapping it answered from before, mapped, is released), so that it
+// holds in memory only the commands since. mapped is the mapping warmHandler returned.
+func keepCommandIndex(ctx context.Context, h *commands.Handler, dir string, mapped []byte, logger *slog.Logger) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
-	save := func() {
+	save := func() bool {
 		start := time.Now()
 		pos, err := saveCommandIndex(context.Background(), h, dir)
 		if err != nil {
 			logger.Warn("command index not saved", "err", err.Error())
-			return
+			return false
 		}
 		logger.Info("command index saved", "position", pos, "took", time.Since(start).Round(time.Millisecond))
+		return pos > 0
+	}
+	use := func() {
+		b, err := useSavedIndex(context.Background(), h, dir, mapped)
+		if err != nil {
+			logger.Warn("command index saved, not used until the next start", "err", err.Error())
+			return
+		}
+		mapped = b
 	}
 	go func() {
 		defer close(stopped)
@@ -137,7 +170,9 @@ func keepCommandIndex(ctx context.Context, h *commands.Handler, dir string, logg
 				return
 			case <-t.C:
 				if p := h.IndexPosition(); p >= saved+commandIndexSaveRecordsMin {
-					save()
+					if save() {
+						use()
+					}
 					saved = p
 				}
 			}

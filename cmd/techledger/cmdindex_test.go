@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"techledger/commands"
+	"techledger/ledger"
 	"techledger/ledger/filestore"
 )
 
@@ -52,7 +55,9 @@ func TestWarmHandler_MappedIndex(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			fresh := commands.NewHandler(s)
-			require.NoError(t, warmHandler(ctx, fresh, snap, slog.New(slog.NewTextHandler(&logs, nil))))
+			mapped, err := warmHandler(ctx, fresh, snap, slog.New(slog.NewTextHandler(&logs, nil)))
+			require.NoError(t, err)
+			assert.Equal(t, !damaged, mapped != nil, "the handler answers from the mapped file")
 			if damaged {
 				assert.Contains(t, logs.String(), "command index ignored")
 			} else {
@@ -67,8 +72,49 @@ func TestWarmHandler_MappedIndex(t *testing.T) {
 			}
 			changed := bytes.Replace([]byte(registerN(3)), []byte(`"title":"`), []byte(`"title":"x`), 1)
 			require.NotEqual(t, registerN(3), string(changed))
-			_, err := fresh.HandleJSON(ctx, changed, who)
+			_, err = fresh.HandleJSON(ctx, changed, who)
 			assert.Equal(t, commands.CodeConflict, commands.CodeOf(err))
 		})
+	}
+}
+
+// TestUseSavedIndex: after a periodic save, the handler switches to the file just saved
+// (a new mapping; the one it answered from is released) and answers every command sent
+// before and after as duplicates.
+func TestUseSavedIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	snap := filepath.Join(dir, "projections")
+	s, err := filestore.Open(filepath.Join(dir, "data"), filestore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	who := commands.Actor{Name: "t", Role: "registrar"}
+	h := commands.NewHandler(s)
+	for i := range 10 {
+		_, err := h.HandleJSON(ctx, []byte(registerN(i)), who)
+		require.NoError(t, err)
+	}
+	_, err = saveCommandIndex(ctx, h, snap)
+	require.NoError(t, err)
+	h = commands.NewHandler(s)
+	mapped, err := warmHandler(ctx, h, snap, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	require.NotNil(t, mapped)
+	for i := 10; i < 20; i++ {
+		_, err := h.HandleJSON(ctx, []byte(registerN(i)), who)
+		require.NoError(t, err)
+	}
+	pos, err := saveCommandIndex(ctx, h, snap)
+	require.NoError(t, err)
+	_, err = h.HandleJSON(ctx, []byte(registerN(20)), who)
+	require.NoError(t, err)
+	now, err := useSavedIndex(ctx, h, snap, mapped)
+	require.NoError(t, err)
+	require.NotNil(t, now)
+	assert.Equal(t, pos, ledger.Position(binary.BigEndian.Uint64(now[9:])), "the new mapping is the second save")
+	for _, i := range []int{0, 15, 20} {
+		out, err := h.HandleJSON(ctx, []byte(registerN(i)), who)
+		require.NoError(t, err)
+		assert.Equal(t, commands.StatusDuplicate, out.Status, "contract %d", i)
 	}
 }

@@ -87,7 +87,8 @@ func TestScale_Components(t *testing.T) {
 	start = time.Now()
 	h := commands.NewHandler(s)
 	var logs strings.Builder
-	require.NoError(t, warmHandler(ctx, h, snap, slog.New(slog.NewTextHandler(&logs, nil))))
+	_, err = warmHandler(ctx, h, snap, slog.New(slog.NewTextHandler(&logs, nil)))
+	require.NoError(t, err)
 	require.Contains(t, logs.String(), "command index loaded")
 	heap, rss = step("command index", start, heap, rss, filepath.Join(snap, commandIndexFile))
 

@@ -138,12 +138,13 @@ func serveFlags(fs *pflag.FlagSet) action {
 			logger.Info("relaying committed events", "feed", feed, "subjects", f.Subject("<type>"))
 		}
 		cmdHandler := commands.NewHandler(s) // the API's and the console's: one handler, one index of command_ids
-		if err := warmHandler(ctx, cmdHandler, pf.snapshotDir(data), logger); err != nil {
+		mapped, err := warmHandler(ctx, cmdHandler, pf.snapshotDir(data), logger)
+		if err != nil {
 			fmt.Fprintf(stderr, "techledger: %v\n", err)
 			return exitFailure
 		}
 		if dir := pf.snapshotDir(data); dir != "" {
-			defer keepCommandIndex(ctx, cmdHandler, dir, logger)()
+			defer keepCommandIndex(ctx, cmdHandler, dir, mapped, logger)()
 		}
 		figures := &web.Figures{Projections: proj, Reports: &reports.Cache{}} // one cache: the API's report routes and the console's dashboard
 		cfg := server.Config{Store: s, Commands: cmdHandler, Projections: proj, Logger: logger, Tokens: tokens, PublicProofs: tf.public, Reports: figures.Reports}
