@@ -148,12 +148,19 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, who Principal, c
 		cmd.Head().CommandID = newCommandID() // a form without one (not rendered here): still one command
 	}
 	out, err := c.cfg.Commands.Handle(r.Context(), cmd, commands.Actor{Name: who.Name, Role: string(who.Role), CorrelationID: "web"})
+	if err == nil && c.full.CompareAndSwap(true, false) {
+		c.log.Info("web: commands accepted again after the storage was full")
+	}
 	if err == nil {
 		done := "applied"
 		if out.Status == commands.StatusDuplicate {
 			done = "duplicate"
 		}
 		http.Redirect(w, r, "/contracts/"+url.PathEscape(out.ContractID)+"?done="+done+"&cmd="+url.QueryEscape(cmd.CommandName()), http.StatusSeeOther)
+		return
+	}
+	if errors.Is(err, ledger.ErrStorageFull) {
+		c.refuseFull(w, r, who, err, page, title, cmd, extra)
 		return
 	}
 	byField, general, other := fieldErrors(err, shown.shows)
@@ -186,6 +193,26 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, who Principal, c
 		status = http.StatusNotFound
 	}
 	c.render(w, r, status, page, who, data)
+}
+
+// refuseFull answers a form the store could not record for want of space: 507 Insufficient
+// Storage, the form again with everything typed and the same command_id, and the cause, so
+// that sending it again once space is freed records it once (docs/reliability.md, disk
+// full). The first refusal of an incident is logged; the next ones are not.
+func (c *Console) refuseFull(w http.ResponseWriter, r *http.Request, who Principal, err error, page, title string, cmd commands.Command, extra map[string]any) {
+	if c.full.CompareAndSwap(false, true) {
+		c.log.Error("web: commands refused: the storage is full", "err", err.Error())
+	}
+	vals := values(r.PostForm)
+	if vals["command_id"] == "" {
+		vals["command_id"] = cmd.Head().CommandID
+	}
+	data := map[string]any{"Title": title, "Values": vals, "General": []string{
+		"存储空间已满，本次提交未写入任何内容；腾出空间后再次提交即可（storage full: nothing was recorded; submit again once space is freed）"}}
+	for k, v := range extra {
+		data[k] = v
+	}
+	c.render(w, r, http.StatusInsufficientStorage, page, who, data)
 }
 
 // remapHolders renames "holders[k]…" errors to the form row the holder came from.

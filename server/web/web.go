@@ -16,6 +16,7 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"techledger/commands"
@@ -124,6 +125,9 @@ type Console struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	now      func() time.Time
+	// full is set while commands are refused for want of space, so that an incident is
+	// logged once, and again when a command is accepted after it.
+	full atomic.Bool
 }
 
 // New returns the console as an http.Handler to mount at "/".
