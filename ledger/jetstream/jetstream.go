@@ -111,6 +111,10 @@ const (
 	// appendAttemptsMax bounds how often one Append catches up and decides again after
 	// another writer got in first.
 	appendAttemptsMax = 100
+	// refusedWaitMin and refusedWaitMax bound the wait before an Append decides again after
+	// the server refused its message for another one the stream does not show yet.
+	refusedWaitMin = 5 * time.Millisecond
+	refusedWaitMax = 250 * time.Millisecond
 	// pullMessagesMax bounds the messages an ordered consumer buffers ahead of its reader.
 	pullMessagesMax = 256
 	// StreamNameBytesMax bounds a JetStream stream name.
@@ -344,10 +348,13 @@ func (s *Store) lead() {
 // large together, or reusing an event ID of an earlier Append of the group) for the next.
 func (s *Store) commitGroup(group []*request) (carry []*request) {
 	ctx := context.Background()
+	var lost, dups, unanswered int // attempts by why they were not stored
+	var stale int                  // refusals after which catching up found nothing new
+	wait := refusedWaitMin
 	for attempt := 0; ; attempt++ {
 		if attempt == appendAttemptsMax {
 			for _, r := range group {
-				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: append to %q: other writers got in first %d times (appendAttemptsMax)", r.stream, appendAttemptsMax))
+				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: append to %q: not stored after %d attempts (appendAttemptsMax): another writer got in first %d times (%d of them with nothing new to read), the server reported a duplicate message %d times, no server answered %d times; retry with the same event IDs", r.stream, appendAttemptsMax, lost, stale, dups, unanswered))
 			}
 			return carry
 		}
@@ -372,9 +379,15 @@ func (s *Store) commitGroup(group []*request) (carry []*request) {
 			// Another writer got in first, or the server already holds a message with this
 			// ID (a retry inside its duplicate window): read what was stored and decide
 			// every Append of the group again.
+			if err == nil {
+				dups++
+			} else {
+				lost++
+			}
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			// Nobody received the message (for example while a leader is elected): it was
 			// not stored. Wait a little and decide again.
+			unanswered++
 			time.Sleep(100 * time.Millisecond)
 		default:
 			for _, r := range group {
@@ -387,6 +400,16 @@ func (s *Store) commitGroup(group []*request) (carry []*request) {
 				r.answer(ledger.AppendResult{}, err)
 			}
 			return carry
+		}
+		if isWrongLastSequence(err) && s.lastSeqNow() == c.seq-1 {
+			// The server refused the message for one stored after c.seq-1, but the stream
+			// does not show it yet: on a cluster the leader counts a message from when it
+			// proposes it, the stream from when a quorum stored it. Deciding again at once
+			// would be refused again (and spend every attempt in a few milliseconds while
+			// the quorum is slow, as after an election): wait for it.
+			stale++
+			time.Sleep(wait)
+			wait = min(2*wait, refusedWaitMax)
 		}
 		group = append(group, carry...)
 		carry = nil
@@ -628,6 +651,12 @@ func (s *Store) catchUp(ctx context.Context) error {
 		}
 		return s.apply(seq, m.Subject(), recs)
 	})
+}
+
+func (s *Store) lastSeqNow() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lastSeq
 }
 
 func (s *Store) headNow() ledger.Position {
