@@ -74,7 +74,12 @@ var Rules = []Rule{
 		From: []string{"..."},
 		Deny: backends,
 		// The backends themselves and cmd are ruled above and below.
-		Except: append([]string{"cmd/...", "ledger/storetest"}, backends...),
+		Except: append([]string{"cmd/...", "ledger/storetest", "ledger/filestore/faultfs"}, backends...),
+	},
+	{
+		Name:  "4. ledger/filestore/faultfs (the filestore's fault-injecting file system, for tests) imports ledger/filestore, whose FS it implements, and ledger only",
+		From:  []string{"ledger/filestore/faultfs"},
+		Allow: []string{"ledger", "ledger/filestore", "ledger/internal/...", "internal/..."},
 	},
 	{
 		Name: "commands and projections never import server, reports or transparency",
