@@ -3,8 +3,6 @@ package jetstream_test
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,54 +21,11 @@ import (
 )
 
 // runCluster starts three nats-servers in this process, routed on loopback, with
-// JetStream on file storage (sync always), and waits for the JetStream meta leader.
+// JetStream on file storage (sync always), and waits for the JetStream meta leader
+// (newFaultCluster, without the stop and start this test does not need).
 func runCluster(tb testing.TB) []*server.Server {
 	tb.Helper()
-	const n = 3
-	ports := make([]int, n)
-	var routes []*url.URL
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(tb, err)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		require.NoError(tb, l.Close())
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])})
-	}
-	servers := make([]*server.Server, n)
-	for i := range servers {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   tb.TempDir(),
-			SyncAlways: true,
-			NoLog:      true,
-			NoSigs:     true,
-			Cluster:    server.ClusterOpts{Name: "techledger-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     routes,
-		}
-		s, err := server.NewServer(opts)
-		require.NoError(tb, err)
-		go s.Start()
-		servers[i] = s
-		tb.Cleanup(func() {
-			s.Shutdown()
-			s.WaitForShutdown()
-		})
-	}
-	for _, s := range servers {
-		require.True(tb, s.ReadyForConnections(10*time.Second), "server %s did not start", s.Name())
-	}
-	waitFor(tb, 20*time.Second, "a JetStream meta leader", func() bool {
-		for _, s := range servers {
-			if s.JetStreamIsLeader() {
-				return true
-			}
-		}
-		return false
-	})
-	return servers
+	return newFaultCluster(tb).servers
 }
 
 func waitFor(tb testing.TB, d time.Duration, what string, ok func() bool) {

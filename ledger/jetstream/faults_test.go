@@ -22,7 +22,7 @@ import (
 	"techledger/ledger/storetest"
 )
 
-// faultCluster is three nats-servers in this process, as runCluster starts them, that can
+// faultCluster is three nats-servers in this process (runCluster's cluster), that can
 // be stopped and started again on the same store directory and cluster port.
 type faultCluster struct {
 	tb      testing.TB
@@ -117,8 +117,8 @@ func (c *faultCluster) urls() string {
 // its append returned), positions are gapless, every stored event was acknowledged, and
 // the hash chain verifies.
 //
-// Cutting a node off the network (a partition) is not done: the three servers share this
-// process's network namespace; that needs each node in its own process and namespace.
+// Cutting a node off the network (a partition) and SIGKILL are TestCluster_NetworkFaults'
+// (netfaults_test.go): they need each node in its own process and network namespace.
 func TestCluster_Faults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a three-node cluster through faults")
