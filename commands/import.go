@@ -92,12 +92,21 @@ type ImportOptions struct {
 	// Progress, if not nil, is called after each line, in line order, with the summary so
 	// far; it is called from a goroutine of the import's own, never concurrently.
 	Progress func(line int, s *Summary)
+	// FileOrder makes the appends of a HandlerApplier take the file's order, so that the
+	// log holds the events at the positions a one-at-a-time import gives them. It costs
+	// about half the import's speed on 2 cores (each append waits for the line before it:
+	// docs/operations.md, Bulk import). Without it, lanes append as their lines are
+	// decided: the decisions and the Summary are the same, only positions interleave
+	// across contracts differently, as a server's concurrent commands do (so a rejection
+	// that names the position of another line's events may name another number).
+	FileOrder bool
 }
 
 // Import applies every command of an NDJSON stream through h, as ImportTo does with a
-// HandlerApplier and the default lanes.
+// HandlerApplier, the default lanes and FileOrder: the log and the Summary are exactly
+// those of a one-at-a-time import.
 func Import(ctx context.Context, r io.Reader, h *Handler, who Actor, progress func(line int, s *Summary)) (Summary, error) {
-	return ImportTo(ctx, r, HandlerApplier{Handler: h, Who: who}, ImportOptions{Progress: progress})
+	return ImportTo(ctx, r, HandlerApplier{Handler: h, Who: who}, ImportOptions{Progress: progress, FileOrder: true})
 }
 
 // ImportTo applies every command of an NDJSON stream (one JSON command per line; blank
@@ -108,9 +117,9 @@ func Import(ctx context.Context, r io.Reader, h *Handler, who Actor, progress fu
 // Commands are pipelined: up to opt.Lanes are applied at once, dealt to lanes by a
 // Partition (all commands of a contract, and all contracts of an achievement, in one lane,
 // in file order), so every line is decided as in a one-at-a-time import and the Summary
-// is the same. Through a HandlerApplier the appends also take the file's order (the
-// positions are those of a one-at-a-time import; only the fsyncs are shared); a server
-// orders concurrent commands itself. A command_id that comes back on another lane than before waits until every
+// is the same. With opt.FileOrder, the appends through a HandlerApplier also take the
+// file's order (the positions are those of a one-at-a-time import; only the fsyncs are
+// shared); a server orders concurrent commands itself. A command_id that comes back on another lane than before waits until every
 // earlier line is applied, so a repeated line is the duplicate (or the conflict), never
 // the first.
 //
@@ -128,7 +137,10 @@ func ImportTo(ctx context.Context, r io.Reader, a Applier, opt ImportOptions) (S
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := &pipeline{a: a, progress: opt.Progress, results: map[int]lineResult{}, turns: newTurns()}
+	p := &pipeline{a: a, progress: opt.Progress, results: map[int]lineResult{}}
+	if opt.FileOrder {
+		p.turns = newTurns()
+	}
 	p.room = sync.NewCond(&p.mu)
 	p.window = lanes * importWindowPerLane
 	queues := make([]chan lineJob, lanes)
@@ -177,7 +189,7 @@ type pipeline struct {
 	progress func(int, *Summary)
 	window   int
 	stopped  atomic.Int64 // the line that failed (0: none): start no line after it
-	turns    *turns
+	turns    *turns       // nil unless the appends take the file's order
 
 	mu       sync.Mutex
 	room     *sync.Cond         // signalled when lines are folded into the summary
@@ -282,7 +294,11 @@ func (p *pipeline) work(ctx context.Context, queue <-chan lineJob) {
 			p.turns.pass(job.line)
 			continue
 		}
-		out, err := p.a.Apply(context.WithValue(ctx, turnKey{}, &turn{p.turns, job.line}), job.b)
+		lineCtx := ctx
+		if p.turns != nil {
+			lineCtx = context.WithValue(ctx, turnKey{}, &turn{p.turns, job.line})
+		}
+		out, err := p.a.Apply(lineCtx, job.b)
 		p.turns.pass(job.line)
 		if err != nil && CodeOf(err) == "" {
 			p.fail(job.line, fmt.Errorf("import: line %d: %w", job.line, err))
@@ -362,8 +378,11 @@ func newTurns() *turns {
 	return &turns{next: 1, passed: map[int]bool{}, waiting: map[int]chan struct{}{}}
 }
 
-// pass ends a line's turn (again is a no-op).
+// pass ends a line's turn (again is a no-op; nil turns: nothing to do).
 func (t *turns) pass(line int) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if line < t.next || t.passed[line] {

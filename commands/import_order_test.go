@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,38 @@ func TestImport_LanesAgree(t *testing.T) {
 	assert.Equal(t, sum1, sum64)
 	assert.Equal(t, one, many)
 	assert.Zero(t, sum64.Rejected)
+}
+
+// TestImport_FileOrderPositions imports the committed sample through 64 lanes with
+// FileOrder and through one lane, and checks that the log holds the same events at the same
+// positions (type and command ID at each position); without FileOrder, the same events.
+func TestImport_FileOrderPositions(t *testing.T) {
+	in, err := os.ReadFile("../testdata/sample.ndjson")
+	require.NoError(t, err)
+	logOf := func(opt commands.ImportOptions) []string {
+		s := memstore.New()
+		sum, err := commands.ImportTo(ctx, bytes.NewReader(in), commands.HandlerApplier{Handler: newHandler(s), Who: registrar}, opt)
+		require.NoError(t, err)
+		require.Zero(t, sum.Rejected)
+		var out []string
+		for rec, err := range s.ReadAll(ctx, 1) {
+			require.NoError(t, err)
+			out = append(out, fmt.Sprintf("%d %s %s", rec.Position, rec.Type, rec.Metadata.CommandID))
+		}
+		return out
+	}
+	one := logOf(commands.ImportOptions{Lanes: 1})
+	require.NotEmpty(t, one)
+	assert.Equal(t, one, logOf(commands.ImportOptions{Lanes: 64, FileOrder: true}), "positions as a one-at-a-time import's")
+	events := func(log []string) []string {
+		out := make([]string, len(log))
+		for i, l := range log {
+			out[i] = l[strings.IndexByte(l, ' ')+1:]
+		}
+		slices.Sort(out)
+		return out
+	}
+	assert.Equal(t, events(one), events(logOf(commands.ImportOptions{Lanes: 64})), "the same events, in any interleaving")
 }
 
 // failingApplier applies lines after a delay, rejecting none, and fails the line failAt.

@@ -171,7 +171,7 @@ func TestCLI_ImportBadLines(t *testing.T) {
 	want, err := os.ReadFile("../../testdata/bad_commands.want")
 	require.NoError(t, err)
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"import", "--data", t.TempDir(), "../../testdata/bad_commands.ndjson"}, &out, &errb)
+	code := run(context.Background(), []string{"import", "--file-order", "--data", t.TempDir(), "../../testdata/bad_commands.ndjson"} /* one line names a position */, &out, &errb)
 	assert.Equal(t, exitRejected, code, errb.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	wantLines := strings.Split(strings.TrimSpace(string(want)), "\n")

@@ -46,9 +46,10 @@ func TestCLI_SameNumbersOnJetStream(t *testing.T) {
 	file := []string{"--data", t.TempDir()}
 	nats := []string{"--store", runNATS(t) + "/LEDGER"}
 	var out, errb bytes.Buffer
+	// --file-order: the same events at the same positions on both, so as-of figures agree.
 	for _, where := range [][]string{file, nats} {
 		out.Reset()
-		require.Equal(t, exitOK, run(ctx, append([]string{"import"}, append(where, in)...), &out, &errb), errb.String())
+		require.Equal(t, exitOK, run(ctx, append([]string{"import", "--file-order"}, append(where, in)...), &out, &errb), errb.String())
 		assert.Contains(t, out.String(), "applied 1500, duplicates 0, rejected 0, last position 1500")
 	}
 	for _, args := range [][]string{

@@ -105,8 +105,9 @@ func serveFlags(fs *pflag.FlagSet) action {
 			}
 			start := time.Now()
 			logger.Info("loading sample data", "store", data.String())
+			// In the file's order: every demo holds the same events at the same positions.
 			loader := commands.HandlerApplier{Handler: commands.NewHandler(s), Who: commands.Actor{Name: "demo", Role: "registrar"}}
-			if code := importInto(ctx, loader, &buf, int64(buf.Len()), commands.ImportLanesDefault, "table", io.Discard, stderr); code != exitOK {
+			if code := importInto(ctx, loader, &buf, int64(buf.Len()), commands.ImportOptions{FileOrder: true}, "table", io.Discard, stderr); code != exitOK {
 				fmt.Fprintln(stderr, "techledger: the sample data did not import cleanly")
 				return code
 			}
