@@ -206,36 +206,9 @@ func BenchmarkRestart(b *testing.B) {
 // buildRegistrations folds the registrations of n generated contracts (and nothing else) into a State,
 // deciding each command with package commands and encoding it as the handler does.
 func buildRegistrations(n int) (*State, error) {
-	var buf bytes.Buffer
-	if _, err := sample.Write(&buf, sample.Config{Seed: 2, Contracts: n}); err != nil {
-		return nil, err
-	}
 	st := NewState(Options{})
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(nil, 1<<20)
-	env := commands.Env{Today: ledger.Date{Year: 2100, Month: 1, Day: 1}}
-	var pos ledger.Position
-	for sc.Scan() {
-		if !bytes.HasPrefix(sc.Bytes(), []byte(`{"command":"register_contract"`)) {
-			continue
-		}
-		cmd, err := commands.Decode(sc.Bytes())
-		if err != nil {
-			return nil, err
-		}
-		evs, err := commands.Decide(commands.Contract{}, cmd, env)
-		if err != nil {
-			return nil, err
-		}
-		ev, err := ledger.Encode(evs[0], ledger.Metadata{})
-		if err != nil {
-			return nil, err
-		}
-		pos++
-		rec := ledger.Record{Position: pos, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data}
-		if err := st.Apply(&rec); err != nil {
-			return nil, err
-		}
+	if err := sample.Registrations(sample.Config{Seed: 2, Contracts: n}, time.Time{}, st.Apply); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

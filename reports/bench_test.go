@@ -1,14 +1,11 @@
 package reports_test
 
 import (
-	"bufio"
-	"bytes"
 	"sync"
 	"testing"
+	"time"
 
-	"techledger/commands"
 	"techledger/internal/sample"
-	"techledger/ledger"
 	"techledger/projections"
 	"techledger/reports"
 )
@@ -46,41 +43,10 @@ var (
 func bigState(b *testing.B) *projections.State {
 	b.Helper()
 	benchOnce.Do(func() {
-		var buf bytes.Buffer
-		if _, benchErr = sample.Write(&buf, sample.Config{Seed: 2, Contracts: benchContracts}); benchErr != nil {
-			return
-		}
 		st := projections.NewState(projections.Options{})
-		sc := bufio.NewScanner(&buf)
-		sc.Buffer(nil, 1<<20)
-		env := commands.Env{Today: ledger.Date{Year: 2100, Month: 1, Day: 1}}
-		var pos ledger.Position
-		for sc.Scan() {
-			if !bytes.HasPrefix(sc.Bytes(), []byte(`{"command":"register_contract"`)) {
-				continue
-			}
-			cmd, err := commands.Decode(sc.Bytes())
-			if err != nil {
-				benchErr = err
-				return
-			}
-			evs, err := commands.Decide(commands.Contract{}, cmd, env)
-			if err != nil {
-				benchErr = err
-				return
-			}
-			ev, err := ledger.Encode(evs[0], ledger.Metadata{})
-			if err != nil {
-				benchErr = err
-				return
-			}
-			pos++
-			rec := ledger.Record{Position: pos, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data}
-			if benchErr = st.Apply(&rec); benchErr != nil {
-				return
-			}
+		if benchErr = sample.Registrations(sample.Config{Seed: 2, Contracts: benchContracts}, time.Time{}, st.Apply); benchErr == nil {
+			benchState = st
 		}
-		benchState = st
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"techledger/commands"
+	"techledger/ledger"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/sample.ndjson")
@@ -752,4 +753,38 @@ func BenchmarkWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestRegistrations: one record per register_contract line of the same stream, at
+// positions 1..n, each a registration of that line's contract, recorded when asked.
+func TestRegistrations(t *testing.T) {
+	cfg := Config{Seed: 3, Contracts: 40}
+	var buf bytes.Buffer
+	_, err := Write(&buf, cfg)
+	require.NoError(t, err)
+	var ids []string
+	for line := range strings.Lines(buf.String()) {
+		if strings.HasPrefix(line, `{"command":"register_contract"`) {
+			var c struct {
+				ContractID string `json:"contract_id"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(line), &c))
+			ids = append(ids, c.ContractID)
+		}
+	}
+	at := time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
+	var got []string
+	err = Registrations(cfg, at, func(r *ledger.Record) error {
+		require.Equal(t, ledger.Position(len(got)+1), r.Position)
+		require.Equal(t, at, r.RecordedAt)
+		ev, err := ledger.Decode(r.Type, r.SchemaVersion, r.Data)
+		require.NoError(t, err)
+		reg, ok := ev.(*ledger.ContractRegistered)
+		require.True(t, ok, "%T", ev)
+		got = append(got, reg.ContractID)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, ids, cfg.Contracts)
+	require.Equal(t, ids, got)
 }

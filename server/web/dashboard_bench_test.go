@@ -1,11 +1,8 @@
 package web
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"techledger/commands"
 	"techledger/internal/sample"
 	"techledger/ledger"
 	"techledger/ledger/memstore"
@@ -47,47 +43,11 @@ var (
 func dashState(b *testing.B) *projections.State {
 	b.Helper()
 	dashBenchOnce.Do(func() {
-		pr, pw := io.Pipe()
-		go func() {
-			_, err := sample.Write(pw, sample.Config{Seed: 2, Contracts: benchContracts})
-			pw.CloseWithError(err)
-		}()
-		defer pr.Close()
 		st := projections.NewState(projections.Options{})
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(nil, 1<<20)
-		env := commands.Env{Today: ledger.Date{Year: 2100, Month: 1, Day: 1}}
-		var pos ledger.Position
-		for sc.Scan() {
-			if !bytes.HasPrefix(sc.Bytes(), []byte(`{"command":"register_contract"`)) {
-				continue
-			}
-			cmd, err := commands.Decode(sc.Bytes())
-			if err != nil {
-				dashBenchErr = err
-				return
-			}
-			evs, err := commands.Decide(commands.Contract{}, cmd, env)
-			if err != nil {
-				dashBenchErr = err
-				return
-			}
-			ev, err := ledger.Encode(evs[0], ledger.Metadata{})
-			if err != nil {
-				dashBenchErr = err
-				return
-			}
-			pos++
-			rec := ledger.Record{Position: pos, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data,
-				RecordedAt: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)}
-			if dashBenchErr = st.Apply(&rec); dashBenchErr != nil {
-				return
-			}
+		dashBenchErr = sample.Registrations(sample.Config{Seed: 2, Contracts: benchContracts}, time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), st.Apply)
+		if dashBenchErr == nil {
+			dashBenchState = st
 		}
-		if dashBenchErr = sc.Err(); dashBenchErr != nil {
-			return
-		}
-		dashBenchState = st
 	})
 	if dashBenchErr != nil {
 		b.Fatal(dashBenchErr)
