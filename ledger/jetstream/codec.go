@@ -74,7 +74,9 @@ func decodeCommit(b []byte) ([]ledger.Record, error) {
 	group := b[0] == msgFormatGroup
 	b = b[1:]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n == 0 || n > messageRecordsMax {
+	// Every record takes at least its length's byte: a count beyond the bytes left is
+	// refused before anything is allocated for it.
+	if k <= 0 || n == 0 || n > messageRecordsMax || n > uint64(len(b)-k) {
 		return nil, fmt.Errorf("commit message: bad record count")
 	}
 	b = b[k:]
