@@ -125,7 +125,9 @@ func scanSegment(seg segment, start int64, next ledger.Position, last bool, visi
 			return res, fmt.Errorf("seek segment %s offset %d: %w", seg.name, off, err)
 		}
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
+	// Up to 1 MiB at a time, but no more than the segment holds: a log of many small
+	// segments (or Verify of one) would otherwise allocate 1 MiB per segment read.
+	r := bufio.NewReaderSize(f, int(min(1<<20, max(res.size-off, 0))))
 	var payload []byte
 	var fh [frameHeader]byte
 	// tornOrCorrupt decides what a bad frame at off is: a torn tail if this is the last
