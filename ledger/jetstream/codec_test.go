@@ -56,7 +56,12 @@ func FuzzDecodeCommit(f *testing.F) {
 				require.Equal(t, recs[i-1].Version+1, recs[i].Version)
 			}
 		}
-		again, err := decodeCommit(encodeCommit(recs))
+		// Re-encoded in the same format (encodeCommit picks msgFormat for records of one
+		// stream, which a group message of one stream with a version gap is not: the caller
+		// checks such versions against the index), the records decode to themselves.
+		enc := encodeCommit(recs)
+		enc[0] = b[0]
+		again, err := decodeCommit(enc)
 		require.NoError(t, err)
 		require.Equal(t, recs, again)
 	})
