@@ -35,6 +35,11 @@ func (c *Console) getHome(w http.ResponseWriter, r *http.Request, who Principal)
 // searchPageSize is the rows of one page of search results.
 const searchPageSize = 20
 
+// searchPagesMax bounds the page number of a search: 20 million results, more than a
+// registry holds, and an offset far from overflowing an int (a page near the int's limit
+// made the offset negative, which the search refused for a field the page does not show).
+const searchPagesMax = 1_000_000
+
 func (c *Console) getSearch(w http.ResponseWriter, r *http.Request, who Principal) {
 	qs := r.URL.Query()
 	vals := map[string]string{}
@@ -58,8 +63,13 @@ func (c *Console) getSearch(w http.ResponseWriter, r *http.Request, who Principa
 			q.To = d
 		}
 	}
-	page, _ := strconv.Atoi(qs.Get("page"))
+	page, _ := strconv.Atoi(qs.Get("page")) // past the int range: the largest int, refused below
 	page = max(page, 1)
+	if page > searchPagesMax {
+		c.render(w, r, http.StatusBadRequest, "error", who, map[string]any{"Title": "页码无效",
+			"Message": fmt.Sprintf("页码应为 1 至 %d（page must be at most %d）。", searchPagesMax, searchPagesMax)})
+		return
+	}
 	q.Offset = (page - 1) * searchPageSize
 	data := map[string]any{"Title": "查询合同", "Values": vals, "Errors": errs, "Page": page}
 	if len(errs) == 0 {

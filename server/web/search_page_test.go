@@ -60,3 +60,27 @@ func TestConsole_SearchCountAndPager(t *testing.T) {
 		})
 	}
 }
+
+// TestConsole_SearchPageTooLarge: a page number past searchPagesMax (or past the int
+// range) is refused with 400 and a message naming the page, instead of a search with a
+// negative offset refused for a field the page does not show (found by FuzzConsoleQuery).
+func TestConsole_SearchPageTooLarge(t *testing.T) {
+	for _, page := range []string{"1000001", "9223372036854775807", "99999999999999999999999"} {
+		t.Run(page, func(t *testing.T) {
+			search := pagedSearch{total: 45}
+			c, err := New(Config{Log: memstoreNew(), Commands: nopCommands{}, Search: &search, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, err)
+			rec := httptest.NewRecorder()
+			c.ServeHTTP(rec, httptest.NewRequest("GET", "/contracts?page="+page, nil))
+			require.Equal(t, http.StatusBadRequest, rec.Code)
+			assert.Contains(t, rec.Body.String(), `id="error-message">页码应为 1 至 1000000（page must be at most 1000000）。`)
+		})
+	}
+	search := pagedSearch{total: 45}
+	c, err := New(Config{Log: memstoreNew(), Commands: nopCommands{}, Search: &search, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/contracts?page=1000000", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, (searchPagesMax-1)*searchPageSize, search.got.Offset)
+}
