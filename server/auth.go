@@ -133,6 +133,11 @@ func ParseTokens(b []byte) (*Tokens, error) {
 	if err := dec.Decode(&entries); err != nil {
 		return nil, fmt.Errorf("tokens: want a JSON list of {\"token\", \"role\", \"name\"}: %w", err)
 	}
+	// One list and nothing after it: a second list pasted after the first would otherwise
+	// be ignored without a word, its tokens refused at sign-in.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("tokens: want one JSON list of {\"token\", \"role\", \"name\"}, and found more after its closing ]")
+	}
 	if len(entries) == 0 {
 		return nil, errors.New("tokens: the list is empty; give at least one token")
 	}
