@@ -41,19 +41,8 @@ func newProofServer(t testing.TB) *proofServer {
 	h := commands.NewHandler(store)
 	h.Now = func() time.Time { return time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC) }
 	quiet := slog.New(slog.DiscardHandler)
-	skey, vkey, err := transparency.GenerateKey("test.techledger.example/log")
-	require.NoError(t, err)
-	signer, _, err := transparency.ParseSignerKey(skey)
-	require.NoError(t, err)
-	l, err := transparency.Open(ctx, store, transparency.Options{Dir: t.TempDir(), Signer: signer, VerifierKey: vkey, Interval: 10 * time.Millisecond, Logger: quiet})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-		l.Close()
-	})
+	t.Cleanup(cancel)
+	l, vkey := runTestLog(t, store)
 	search := projections.NewSearchRunner(store, projections.SearchRunnerOptions{Logger: quiet})
 	require.NoError(t, search.Start(ctx))
 	tokens := testTokensFile(t)
@@ -71,6 +60,28 @@ func newProofServer(t testing.TB) *proofServer {
 	}))
 	t.Cleanup(srv.Close)
 	return &proofServer{Server: srv, store: store, handler: h, log: l}
+}
+
+// runTestLog opens a transparency log of store, signing with a new key every 10 ms, and
+// runs it until the test ends; it returns the log and its verifier key.
+func runTestLog(tb testing.TB, store *memstore.Store) (*transparency.Log, string) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	skey, vkey, err := transparency.GenerateKey("test.techledger.example/log")
+	require.NoError(tb, err)
+	signer, _, err := transparency.ParseSignerKey(skey)
+	require.NoError(tb, err)
+	l, err := transparency.Open(ctx, store, transparency.Options{Dir: tb.TempDir(), Signer: signer, VerifierKey: vkey,
+		Interval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(tb, err)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		assert.NoError(tb, <-done)
+		l.Close()
+	})
+	return l, vkey
 }
 
 // testTokensFile returns testTokens as the API's tokens.

@@ -20,7 +20,6 @@ import (
 	"techledger/ledger/memstore"
 	"techledger/projections"
 	"techledger/reports"
-	"techledger/transparency"
 )
 
 // consoleRoutes are the GET routes FuzzConsoleQuery picks from (every GET page of the
@@ -65,24 +64,13 @@ func newFuzzConsole(tb testing.TB) *fuzzConsole {
 	require.NoError(tb, search.Start(ctx))
 	proj := projections.NewRunner(store, projections.RunnerOptions{Logger: quiet})
 	require.NoError(tb, proj.Start(ctx))
-	skey, vkey, err := transparency.GenerateKey("test.techledger.example/log")
-	require.NoError(tb, err)
-	signer, _, err := transparency.ParseSignerKey(skey)
-	require.NoError(tb, err)
-	tl, err := transparency.Open(ctx, store, transparency.Options{Dir: tb.TempDir(), Signer: signer, VerifierKey: vkey,
-		Interval: 10 * time.Millisecond, Logger: quiet})
-	require.NoError(tb, err)
-	done := make(chan error, 1)
-	go func() { done <- tl.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		<-done
-		tl.Close()
-	})
+	tb.Cleanup(cancel)
+	tl, vkey := runTestLog(tb, store)
 	(&proofServer{store: store, log: tl}).signed(tb)
 
 	fc := &fuzzConsole{log: &lockedBuffer{}}
 	tokens := testTokensFile(tb)
+	var err error
 	fc.console, err = New(Config{Log: store, Commands: h, Search: search,
 		Figures: &Figures{Projections: proj, Reports: &reports.Cache{}}, Proofs: &Proofs{Log: tl, VerifierKey: vkey},
 		Authenticate: tokens.Lookup, Logger: slog.New(slog.NewTextHandler(fc.log, nil)),
