@@ -18,6 +18,7 @@ import (
 	"techledger/ledger"
 	"techledger/ledger/filestore"
 	"techledger/ledger/filestore/faultfs"
+	"techledger/ledger/storetest"
 )
 
 // Modes of FuzzOpenSegment, bits of its mode argument.
@@ -181,10 +182,10 @@ func FuzzOpenSegment(f *testing.F) {
 	})
 }
 
-// segHeaderBytes and recordPrefixBytes are segment.go's headerBytes and recordPrefix.
+// The segment layout (segment.go).
 const (
-	segHeaderBytes    = 16
-	recordPrefixBytes = 4
+	segHeaderBytes    = filestore.HeaderBytes
+	recordPrefixBytes = filestore.RecordPrefix
 )
 
 // fixFrameCRCs returns a copy of a segment whose frames, walked by their lengths from
@@ -297,11 +298,7 @@ func checkReadStream(tb testing.TB, s *filestore.Store, recs []ledger.Record) {
 		byStream[rec.Stream] = append(byStream[rec.Stream], rec)
 	}
 	for stream, want := range byStream {
-		var got []ledger.Record
-		for rec, err := range s.ReadStream(context.Background(), stream, 1) {
-			require.NoError(tb, err)
-			got = append(got, rec)
-		}
+		got := storetest.Collect(tb, s.ReadStream(context.Background(), stream, 1))
 		require.Len(tb, got, len(want), "stream %q", stream)
 		for i := range want {
 			require.Equal(tb, ledger.Version(i+1), got[i].Version)
