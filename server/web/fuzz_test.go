@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -230,12 +231,7 @@ func FuzzConsoleQuery(f *testing.F) {
 		{"/stats/report.csv", "", "from=2023-03&to=2023-01"},
 	}
 	for _, s := range seeds {
-		i := -1
-		for k, r := range consoleRoutes {
-			if r == s.route {
-				i = k
-			}
-		}
+		i := slices.Index(consoleRoutes, s.route)
 		if i < 0 {
 			f.Fatalf("seed route %s is not in consoleRoutes", s.route)
 		}
