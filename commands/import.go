@@ -143,19 +143,23 @@ func ImportTo(ctx context.Context, r io.Reader, a Applier, opt ImportOptions) (S
 	}
 	p.room = sync.NewCond(&p.mu)
 	p.window = lanes * importWindowPerLane
+	// A lane starts with its first line: a short file does not pay for the lanes it leaves
+	// idle (each is a goroutine and a queue of importWindowPerLane lines).
 	queues := make([]chan lineJob, lanes)
 	var workers sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan lineJob, importWindowPerLane)
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			p.work(ctx, queues[i])
-		}()
+	queue := func(lane int) chan lineJob {
+		if queues[lane] == nil {
+			q := make(chan lineJob, importWindowPerLane)
+			queues[lane] = q
+			workers.Go(func() { p.work(ctx, q) })
+		}
+		return queues[lane]
 	}
-	err := p.dispatch(ctx, r, queues)
+	err := p.dispatch(ctx, r, lanes, queue)
 	for _, q := range queues {
-		close(q)
+		if q != nil {
+			close(q)
+		}
 	}
 	workers.Wait()
 	p.mu.Lock()
@@ -200,11 +204,12 @@ type pipeline struct {
 	failedAt int
 }
 
-// dispatch reads r and deals its lines to the lanes; it returns a read error or ctx's.
-func (p *pipeline) dispatch(ctx context.Context, r io.Reader, queues []chan lineJob) error {
+// dispatch reads r and deals its lines to the lanes (queue gives a lane's queue, starting
+// the lane on its first line); it returns a read error or ctx's.
+func (p *pipeline) dispatch(ctx context.Context, r io.Reader, lanes int, queue func(lane int) chan lineJob) error {
 	// A contract that cannot be looked up takes the lane of its registration number; the
 	// store's failure, if it lasts, stops the import when the line is applied.
-	part := NewPartition(len(queues), func(contractID string) string {
+	part := NewPartition(lanes, func(contractID string) string {
 		ach, _ := p.a.AchievementOf(ctx, contractID)
 		return ach
 	})
@@ -255,7 +260,7 @@ func (p *pipeline) dispatch(ctx context.Context, r io.Reader, queues []chan line
 				return ctx.Err()
 			}
 			select {
-			case queues[lane] <- lineJob{line: line, b: b}:
+			case queue(lane) <- lineJob{line: line, b: b}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
