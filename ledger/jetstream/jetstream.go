@@ -389,6 +389,13 @@ func (s *Store) commitGroup(group []*request) (carry []*request) {
 			// not stored. Wait a little and decide again.
 			unanswered++
 			time.Sleep(100 * time.Millisecond)
+		case isStorageFull(err):
+			// The server refused the message for want of space: it was not stored, and
+			// the same Appends succeed once space is freed.
+			for _, r := range group {
+				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: publish %s: refused, nothing stored; send it again unchanged once space has been freed: %w: %w", c.subject, ledger.ErrStorageFull, err))
+			}
+			return carry
 		default:
 			for _, r := range group {
 				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: publish %s: outcome unknown, retry with the same event IDs: %w", c.subject, err))
@@ -553,6 +560,34 @@ func isWrongLastSequence(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// Error codes of nats-server (server/jetstream_errors_generated.go) that the client
+// package does not name.
+const (
+	errCodeInsufficientResources    jetstream.ErrorCode = 10023 // the server's JetStream storage limit (max_file_store) is reached
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047 // the same, when a stream reserves its bytes
+	errCodeStreamStoreFailed        jetstream.ErrorCode = 10077 // storing failed; its description says why
+)
+
+// isStorageFull reports whether the server refused a message for want of space, before
+// storing it: its JetStream storage limit is reached (max_file_store or the account's),
+// or a limit set on the stream refuses new messages (the Store sets none, with
+// DiscardNew, so an operator's MaxBytes or MaxMsgs refuses rather than deletes). A disk
+// that fails under nats-server is not among these: the server then answers nothing, and
+// the outcome is unknown.
+func isStorageFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeInsufficientResources, errCodeStorageResourcesExceeded:
+		return true
+	case errCodeStreamStoreFailed:
+		return apiErr.Description == "maximum bytes exceeded" || apiErr.Description == "maximum messages exceeded"
+	}
+	return false
 }
 
 // lookup returns a logutil.Lookup that finds stored events through the index and reads

@@ -13,8 +13,8 @@ import (
 
 // runServer starts a nats-server in this process with JetStream on file storage in a
 // temporary directory, syncing every write (sync_interval: always), and stops it when the
-// test ends.
-func runServer(tb testing.TB) *server.Server {
+// test ends. Each of with changes the options first.
+func runServer(tb testing.TB, with ...func(*server.Options)) *server.Server {
 	tb.Helper()
 	opts := &server.Options{
 		ServerName: "tl-test",
@@ -25,6 +25,9 @@ func runServer(tb testing.TB) *server.Server {
 		SyncAlways: true,
 		NoLog:      true,
 		NoSigs:     true,
+	}
+	for _, f := range with {
+		f(opts)
 	}
 	s, err := server.NewServer(opts)
 	require.NoError(tb, err)
