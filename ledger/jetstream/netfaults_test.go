@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ const (
 	// retryBound is how long one appender may keep retrying one batch.
 	retryBound = 60 * time.Second
 )
+
+// attemptsRe reads how an append's attempts were lost from the Store's appendAttemptsMax
+// error: how many times another writer got in first, and how many of those the catch-up
+// found nothing new.
+var attemptsRe = regexp.MustCompile(`another writer got in first (\d+) times \((\d+) of them with nothing new to read\)`)
 
 // faultAcks is how many appends are acknowledged between two faults (more with
 // TECHLEDGER_JS_FAULT_ACKS, for a longer run).
@@ -146,8 +152,18 @@ func (w *faultWorkload) appender(a int) {
 			}
 			// "Not stored after 100 attempts" is retried like any failure: several writers
 			// on one stream starve each other under load (docs/reliability.md, "Why the last
-			// appender waits"), so it happens with a fourth writer, or a loaded machine. The
-			// error counts its attempts by reason, and finish logs it.
+			// appender waits"), so it happens with a fourth writer, or a loaded machine. But
+			// attempts spent mostly finding nothing new to read are the quorum-wait bug
+			// (the Store deciding again at once while the quorum is slow, fixed by waiting):
+			// losing to other writers finds their messages.
+			if m := attemptsRe.FindStringSubmatch(err.Error()); m != nil {
+				lost, _ := strconv.Atoi(m[1])
+				stale, _ := strconv.Atoi(m[2])
+				if 2*stale > lost {
+					w.tb.Errorf("appender %d, batch %d: attempts spent waiting for the quorum: %v", a, i, err)
+					return
+				}
+			}
 			if time.Since(first) > retryBound {
 				w.tb.Errorf("appender %d, batch %d: no success in %v: %v", a, i, retryBound, err)
 				return
