@@ -9,7 +9,7 @@ BENCHTIME ?= 1s
 # ten million execs, or a duration such as 30m). FUZZMIN bounds Go's minimisation of each new
 # interesting input (60 s by default, during which the fuzzer runs nothing else: with inputs of
 # a few kilobytes that stalls a run; docs/reliability.md).
-# Storage-fault simulation: make soak SEEDS=5000 (make test runs 200 seeds).
+# Storage-fault simulation: make soak SEEDS=5000 (make test runs 300 seeds).
 CYCLES ?= 100
 SEEDS ?= 2000
 SEED ?=

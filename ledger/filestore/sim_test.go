@@ -30,7 +30,7 @@ import (
 
 var (
 	simSeed  = flag.Uint64("seed", 0, "TestSimulation: run only this seed (also TECHLEDGER_SIM_SEED)")
-	simSeeds = flag.Int("seeds", 0, "TestSimulation: how many seeds to run (also TECHLEDGER_SIM_SEEDS; default 200, 20 with -short)")
+	simSeeds = flag.Int("seeds", 0, "TestSimulation: how many seeds to run (also TECHLEDGER_SIM_SEEDS; default 300, 20 with -short)")
 	simTrace = flag.Bool("sim.trace", false, "TestSimulation: log every file operation of the fault file system")
 	simSeq   = flag.Bool("sim.sequential", false, "TestSimulation: one appender, so that a seed replays exactly")
 )
@@ -97,7 +97,7 @@ func simSeedRange(t *testing.T) (n int, first uint64) {
 		}
 	}
 	if n == 0 {
-		n = 200
+		n = 300
 		if testing.Short() {
 			n = 20
 		}
