@@ -566,7 +566,7 @@ func isWrongLastSequence(err error) bool {
 // package does not name.
 const (
 	errCodeInsufficientResources    jetstream.ErrorCode = 10023 // the server's JetStream storage limit (max_file_store) is reached
-	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047 // the same, when a stream reserves its bytes
+	errCodeStorageResourcesExceeded jetstream.ErrorCode = 10047 // "insufficient storage resources available"
 	errCodeStreamStoreFailed        jetstream.ErrorCode = 10077 // storing failed; its description says why
 )
 
