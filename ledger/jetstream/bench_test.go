@@ -42,23 +42,38 @@ const appenders = 64
 
 // phase runs n appends over 64 goroutines and returns how long they took.
 func phase(b *testing.B, s ledger.Store, evs []ledger.Event, streams []string) time.Duration {
-	var next atomic.Int64
+	d, _ := phaseOver(b, []ledger.Store{s}, evs, streams)
+	return d
+}
+
+// phaseOver runs n appends over 64 goroutines, goroutine g appending to stores[g %
+// len(stores)], and returns how long they took and the longest single Append.
+func phaseOver(b *testing.B, stores []ledger.Store, evs []ledger.Event, streams []string) (d, longest time.Duration) {
+	var next, slowest atomic.Int64
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	for range appenders {
+	for g := range appenders {
+		s := stores[g%len(stores)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(len(evs)); i = next.Add(1) - 1 {
+				start := time.Now()
 				if _, err := s.Append(ctx, streams[i], ledger.Any, evs[i]); err != nil {
 					b.Error(err)
 					return
+				}
+				for d := int64(time.Since(start)); ; {
+					old := slowest.Load()
+					if d <= old || slowest.CompareAndSwap(old, d) {
+						break
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	return time.Since(t0)
+	return time.Since(t0), time.Duration(slowest.Load())
 }
 
 func openBoth(b *testing.B) (*filestore.Store, ledger.Store) {
@@ -173,4 +188,39 @@ func BenchmarkPaired_ReadAll(b *testing.B) {
 	b.ReportMetric(n/fsTime.Seconds(), "filestore-events/s")
 	b.ReportMetric(n/jsTime.Seconds(), "jetstream-events/s")
 	b.ReportMetric(jsTime.Seconds()/fsTime.Seconds(), "ratio")
+}
+
+// BenchmarkPaired_ThreeWriters64: 64 concurrent appenders spread over three Stores (three
+// connections, as three processes) on one stream, beside the same 64 on one Store on
+// another stream of the same server, in alternating phases. It reports both rates, their
+// ratio (time of three writers ÷ time of one) and the longest single Append of each: with
+// three writers the longest shows whether one of them starved (writers take turns,
+// turns.go).
+func BenchmarkPaired_ThreeWriters64(b *testing.B) {
+	srv := runServer(b)
+	name := newStreamName()
+	var three []ledger.Store
+	for range 3 {
+		three = append(three, openStore(b, connect(b, srv.ClientURL()), name))
+	}
+	one := []ledger.Store{openStore(b, connect(b, srv.ClientURL()), newStreamName())}
+	const phaseAppends = 2000
+	threeEvs, threeStreams := prebuilt(b.N * phaseAppends)
+	oneEvs, oneStreams := prebuilt(b.N * phaseAppends)
+	var threeTime, oneTime, threeLongest, oneLongest time.Duration
+	b.ResetTimer()
+	for r := range b.N {
+		lo, hi := r*phaseAppends, (r+1)*phaseAppends
+		d, l := phaseOver(b, three, threeEvs[lo:hi], threeStreams[lo:hi])
+		threeTime, threeLongest = threeTime+d, max(threeLongest, l)
+		d, l = phaseOver(b, one, oneEvs[lo:hi], oneStreams[lo:hi])
+		oneTime, oneLongest = oneTime+d, max(oneLongest, l)
+	}
+	b.StopTimer()
+	n := float64(b.N * phaseAppends)
+	b.ReportMetric(n/threeTime.Seconds(), "three-writers-events/s")
+	b.ReportMetric(n/oneTime.Seconds(), "one-writer-events/s")
+	b.ReportMetric(threeTime.Seconds()/oneTime.Seconds(), "ratio")
+	b.ReportMetric(float64(threeLongest.Milliseconds()), "three-longest-ms")
+	b.ReportMetric(float64(oneLongest.Milliseconds()), "one-longest-ms")
 }

@@ -5,3 +5,14 @@ import "techledger/ledger"
 // SetAfterPublish lets tests act right after the feed's publish of a record is
 // acknowledged, before its checkpoint is saved.
 func SetAfterPublish(f *Feed, fn func(ledger.Position)) { f.afterPublish = fn }
+
+// TurnsHeld returns how many other writers' requests to hold s has recorded (lapsed ones
+// included until s next waits).
+func TurnsHeld(s *Store) int {
+	s.turns.mu.Lock()
+	defer s.turns.mu.Unlock()
+	return len(s.turns.held)
+}
+
+// SubjectMatches exposes subjectMatches.
+var SubjectMatches = subjectMatches

@@ -151,9 +151,22 @@ func TestCluster_Faults(t *testing.T) {
 		acks     []ack
 		appended atomic.Int64
 		retries  atomic.Int64
-		stop     atomic.Bool
+		stop     atomic.Bool // the appenders finish their batch and stop
+		abort    atomic.Bool // the test failed: they stop at once
 		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		errs     = map[string]int{} // failed attempts by error, counts left out
+		starved  atomic.Int64       // of them, after appendAttemptsMax lost compare-and-sets
+		// per Store: appends acknowledged, and the longest an append took from its
+		// first attempt to its acknowledgement (retries included)
+		perStore [3]struct {
+			n       atomic.Int64
+			longest atomic.Int64
+		}
 	)
+	// However the test ends, the appenders stop before it does (one that failed the test
+	// after it ended would panic).
+	t.Cleanup(func() { abort.Store(true); stop.Store(true); wg.Wait() })
 	for a := range appenders {
 		s := stores[a%len(stores)]
 		wg.Add(1)
@@ -165,8 +178,9 @@ func TestCluster_Faults(t *testing.T) {
 					batch = append(batch, storetest.Ev("B", i))
 				}
 				stream := fmt.Sprintf("contract-%d-%d", a, i%3)
-				deadline := time.Now().Add(60 * time.Second)
-				for {
+				first := time.Now()
+				deadline := first.Add(60 * time.Second)
+				for !abort.Load() {
 					started := time.Now()
 					res, err := s.Append(ctx, stream, ledger.Any, batch...)
 					if err == nil {
@@ -177,6 +191,14 @@ func TestCluster_Faults(t *testing.T) {
 						acks = append(acks, ack{a, started, time.Now()})
 						ackMu.Unlock()
 						appended.Add(1)
+						ps := &perStore[a%len(stores)]
+						ps.n.Add(1)
+						for d := int64(time.Since(first)); ; {
+							old := ps.longest.Load()
+							if d <= old || ps.longest.CompareAndSwap(old, d) {
+								break
+							}
+						}
 						break
 					}
 					if errors.Is(err, ledger.ErrDuplicateEvent) || errors.Is(err, ledger.ErrInvalidAppend) || time.Now().After(deadline) {
@@ -184,6 +206,13 @@ func TestCluster_Faults(t *testing.T) {
 						return
 					}
 					retries.Add(1)
+					key := attemptsRe.ReplaceAllString(err.Error(), "another writer got in first N times (M of them with nothing new to read)")
+					if key != err.Error() {
+						starved.Add(1)
+					}
+					errMu.Lock()
+					errs[key]++
+					errMu.Unlock()
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
@@ -250,6 +279,15 @@ func TestCluster_Faults(t *testing.T) {
 	}
 	t.Logf("%d appends acknowledged, %d retried; appends resumed after the leader (%s) stopped: %s; after it restarted: %s; after a follower (%s) stopped: %s",
 		appended.Load(), retries.Load(), c.opts[old].ServerName, ms(dLeader), ms(dRestart), c.opts[follower].ServerName, ms(dFollower))
+	for i := range perStore {
+		t.Logf("store %d: %d appends acknowledged, the longest %v from its first attempt", i, perStore[i].n.Load(), time.Duration(perStore[i].longest.Load()).Round(time.Millisecond))
+	}
+	for e, n := range errs {
+		t.Logf("%4d× %s", n, e)
+	}
+	// A writer that keeps losing the compare-and-set asks the others to hold (turns.go),
+	// so none loses appendAttemptsMax times in a row.
+	assert.Zero(t, starved.Load(), "appends refused after appendAttemptsMax lost compare-and-sets")
 
 	check := openStoreCfg(t, connect(t, c.urls(), opts...), cfg)
 	all := storetest.Collect(t, check.ReadAll(ctx, 1))

@@ -31,7 +31,9 @@
 // a *ledger.VersionError). The index is complete up to that sequence when a group is decided,
 // so this one header also guards every stream version. Writers in several processes thus take
 // turns, and every message continues the one before it: positions are gapless and counted in
-// records, versions are contiguous, the chain links.
+// records, versions are contiguous, the chain links. So that the writer nearest the stream
+// leader does not win every time, a writer that keeps losing asks the others to hold for a
+// moment, on a core NATS subject (Config.TurnSubject; turns.go).
 //
 // # Idempotency
 //
@@ -104,6 +106,10 @@ type Config struct {
 	// Now returns the time recorded with new records (default time.Now). Recorded times
 	// never go backwards: a record gets max(Now(), the previous record's time).
 	Now func() time.Time
+	// TurnSubject is the core NATS subject on which the writers of this stream ask one
+	// another to hold their publishes (default "techledger.turn.<Stream>"; see turns.go).
+	// Every writer of the stream must use the same one, and the stream must not capture it.
+	TurnSubject string
 }
 
 const (
@@ -131,8 +137,12 @@ type Store struct {
 	cfg     Config
 	// payloadMax is the largest message the server accepts.
 	payloadMax int
+	// turns is how this writer takes turns with the others (turns.go).
+	turns *turns
 
 	writeMu sync.Mutex // held by the committer of a group (and by AppendRecords, Close)
+	// carry holds the Appends cut from the last group, first in the next (guarded by writeMu).
+	carry   []*request
 	catchMu sync.Mutex // one catch-up at a time
 
 	// qmu guards the Appends waiting for the next group and whether a committer runs.
@@ -191,6 +201,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TurnSubject == "" {
+		cfg.TurnSubject = "techledger.turn." + cfg.Stream
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -218,11 +231,19 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if !contains(info.Config.Subjects, want) {
 		return nil, fmt.Errorf("jetstream: stream %s captures %v, not %s: it is not this ledger's stream", cfg.Stream, info.Config.Subjects, want)
 	}
+	for _, f := range info.Config.Subjects {
+		if subjectMatches(f, cfg.TurnSubject) {
+			return nil, fmt.Errorf("jetstream: stream %s captures %s, which matches the turn subject %s: the writers' requests to hold would be stored as records; choose another TurnSubject", cfg.Stream, f, cfg.TurnSubject)
+		}
+	}
 	if m := int(info.Config.MaxMsgSize); m > 0 && m < s.payloadMax {
 		s.payloadMax = m
 	}
 	if err := s.catchUp(ctx); err != nil {
 		return nil, fmt.Errorf("jetstream: open stream %s: %w", cfg.Stream, err)
+	}
+	if s.turns, err = newTurns(nc, cfg.TurnSubject); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -292,15 +313,20 @@ func (s *Store) Append(ctx context.Context, stream string, expected ledger.Expec
 	if err := ctx.Err(); err != nil {
 		return ledger.AppendResult{}, err
 	}
-	r := &request{stream: stream, subject: s.subject(stream), expected: expected, events: events, done: make(chan struct{})}
+	r := &request{stream: stream, subject: s.subject(stream), expected: expected, events: events, done: make(chan struct{}), promote: make(chan struct{})}
 	s.qmu.Lock()
 	s.queue = append(s.queue, r)
 	lead := !s.leading
 	s.leading = true
 	s.qmu.Unlock()
-	if lead {
-		s.lead()
+	if !lead {
+		select {
+		case <-r.done:
+			return r.res, r.err
+		case <-r.promote: // the committer handed over to this Append
+		}
 	}
+	s.lead(r)
 	<-r.done
 	return r.res, r.err
 }
@@ -314,9 +340,10 @@ type request struct {
 
 	recs []ledger.Record // sealed for the group being published
 
-	res  ledger.AppendResult
-	err  error
-	done chan struct{}
+	res     ledger.AppendResult
+	err     error
+	done    chan struct{}
+	promote chan struct{} // closed when this Append's caller is to commit the next groups
 }
 
 func (r *request) answer(res ledger.AppendResult, err error) {
@@ -324,22 +351,40 @@ func (r *request) answer(res ledger.AppendResult, err error) {
 	close(r.done)
 }
 
-// lead commits groups until no Append is waiting.
-func (s *Store) lead() {
+// lead commits groups until own is answered, then hands the commits over to the first
+// Append still waiting (or, if none is, leaves the next Append to take them up). Without the
+// hand-over, the caller whose Append happened to find no commit in progress would commit for
+// everyone else for as long as Appends keep arriving, its own long answered.
+func (s *Store) lead(own *request) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	var carry []*request // Appends cut from the last group, first in the next
 	for {
 		s.qmu.Lock()
-		group := append(carry, s.queue...)
-		s.queue = nil
+		group := append(s.carry, s.queue...)
+		s.carry, s.queue = nil, nil
 		if len(group) == 0 {
 			s.leading = false
 			s.qmu.Unlock()
 			return
 		}
 		s.qmu.Unlock()
-		carry = s.commitGroup(group)
+		s.carry = s.commitGroup(group)
+		select {
+		case <-own.done:
+		default:
+			continue
+		}
+		s.qmu.Lock()
+		switch {
+		case len(s.carry) > 0:
+			close(s.carry[0].promote)
+		case len(s.queue) > 0:
+			close(s.queue[0].promote)
+		default:
+			s.leading = false
+		}
+		s.qmu.Unlock()
+		return
 	}
 }
 
@@ -351,7 +396,16 @@ func (s *Store) commitGroup(group []*request) (carry []*request) {
 	var lost, dups, unanswered int // attempts by why they were not stored
 	var stale int                  // refusals after which catching up found nothing new
 	wait := refusedWaitMin
+	asked := false // this group asked the other writers to hold
+	defer func() {
+		if asked {
+			s.turns.release()
+		}
+	}()
 	for attempt := 0; ; attempt++ {
+		if !asked {
+			s.turns.wait()
+		}
 		if attempt == appendAttemptsMax {
 			for _, r := range group {
 				r.answer(ledger.AppendResult{}, fmt.Errorf("jetstream: append to %q: not stored after %d attempts (appendAttemptsMax): another writer got in first %d times (%d of them with nothing new to read), the server reported a duplicate message %d times, no server answered %d times; retry with the same event IDs", r.stream, appendAttemptsMax, lost, stale, dups, unanswered))
@@ -383,6 +437,12 @@ func (s *Store) commitGroup(group []*request) (carry []*request) {
 				dups++
 			} else {
 				lost++
+				if lost >= turnAfterLosses {
+					// Ask the others to hold before catching up, so that the catch-up
+					// sees everything stored before this writer's turn.
+					asked = true
+					s.turns.ask()
+				}
 			}
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			// Nobody received the message (for example while a leader is elected): it was
@@ -1023,6 +1083,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.done)
+	s.turns.close()
 	if s.ownConn {
 		s.nc.Close()
 	}

@@ -91,8 +91,9 @@ type faultWorkload struct {
 	faultAt   atomic.Int64
 	resumedAt atomic.Int64
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 func startWorkload(tb testing.TB, stores []*jetstream.Store) *faultWorkload {
@@ -101,6 +102,9 @@ func startWorkload(tb testing.TB, stores []*jetstream.Store) *faultWorkload {
 		w.wg.Add(1)
 		go w.appender(a)
 	}
+	// However the test ends, the appenders stop before it does (one that failed the test
+	// after it ended would panic).
+	tb.Cleanup(func() { w.stopOnce.Do(func() { close(w.stop) }); w.wg.Wait() })
 	return w
 }
 
@@ -220,7 +224,7 @@ func (w *faultWorkload) fault(what string, do func()) time.Duration {
 
 // finish stops the appenders (each first finishes its batch) and returns what was acknowledged.
 func (w *faultWorkload) finish() map[uuid.UUID]ledger.Position {
-	close(w.stop)
+	w.stopOnce.Do(func() { close(w.stop) })
 	w.wg.Wait()
 	w.tb.Logf("%d appends acknowledged (%d events); %d failed attempts; %d failed appends found stored by their retry; longest batch %v",
 		w.appends.Load(), len(w.acked), w.failures.Load(), w.reconciled.Load(), time.Duration(w.maxRetry.Load()).Round(time.Millisecond))
