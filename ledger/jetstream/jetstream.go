@@ -242,7 +242,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := s.catchUp(ctx); err != nil {
 		return nil, fmt.Errorf("jetstream: open stream %s: %w", cfg.Stream, err)
 	}
-	if s.turns, err = newTurns(nc, cfg.TurnSubject); err != nil {
+	if s.turns, err = newTurns(nc, cfg.TurnSubject, cfg.RequestTimeout); err != nil {
 		return nil, err
 	}
 	return s, nil

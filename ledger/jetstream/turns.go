@@ -55,14 +55,20 @@ type turns struct {
 	changed chan struct{}        // closed and replaced when a request is withdrawn
 }
 
-// newTurns subscribes to subject for the other writers' requests.
-func newTurns(nc *nats.Conn, subject string) (*turns, error) {
+// newTurns subscribes to subject for the other writers' requests, and returns once the
+// server has the subscription (so that requests published after it are heard).
+func newTurns(nc *nats.Conn, subject string, timeout time.Duration) (*turns, error) {
 	t := &turns{nc: nc, subject: subject, id: uuid.NewString(), held: make(map[string]time.Time), changed: make(chan struct{})}
 	sub, err := nc.Subscribe(subject, t.receive)
+	if err == nil {
+		t.sub = sub
+		if err = nc.FlushTimeout(timeout); err != nil {
+			t.close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: subscribe to the turn subject %s: %w", subject, err)
 	}
-	t.sub = sub
 	return t, nil
 }
 
@@ -76,7 +82,13 @@ func (t *turns) receive(m *nats.Msg) {
 	defer t.mu.Unlock()
 	switch kind {
 	case "turn":
-		t.held[id] = time.Now().Add(turnHoldMax)
+		now := time.Now()
+		for other, until := range t.held { // a Store that never appends never waits
+			if !until.After(now) {
+				delete(t.held, other)
+			}
+		}
+		t.held[id] = now.Add(turnHoldMax)
 	case "done":
 		if _, ok := t.held[id]; ok {
 			delete(t.held, id)

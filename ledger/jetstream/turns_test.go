@@ -88,6 +88,15 @@ func TestStore_HoldsForAnotherWritersTurn(t *testing.T) {
 	require.NoError(t, other.Flush())
 	require.NoError(t, <-appendAsync(3))
 	assert.Equal(t, 0, jetstream.TurnsHeld(s))
+
+	// A Store that never appends forgets lapsed requests as new ones come.
+	reader := openStore(t, connect(t, srv.ClientURL()), name)
+	require.NoError(t, other.Publish(subject, []byte("turn writer-a")))
+	require.Eventually(t, func() bool { return jetstream.TurnsHeld(reader) == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // turnHoldMax
+	require.NoError(t, other.Publish(subject, []byte("turn writer-b")))
+	require.NoError(t, other.Publish(subject, []byte("turn writer-c")))
+	require.Eventually(t, func() bool { return jetstream.TurnsHeld(reader) == 2 }, 5*time.Second, time.Millisecond, "writer-a forgotten")
 }
 
 // TestStore_TurnSubjectCapturedByTheStream: a stream that would store the turn requests is
