@@ -17,15 +17,16 @@ import (
 // once; a writer that loses must first read what it missed (a stream-info request and a get
 // per message) before it can try again. Under load the winner's next publish therefore
 // usually arrives first again, and a loser could lose for tens of seconds (measured in
-// docs/reliability.md, "It failed CI, and was fixed"). So a writer that has lost turnAfterLosses times
-// for one group asks the others to hold: it publishes "turn <id>" on a core NATS subject
-// outside the stream (Config.TurnSubject) before it catches up, again after every further
-// loss, and "done <id>" once its group is stored or answered. A writer that has not asked
-// holds its next publish while another writer's request stands: until that writer says
-// done, or turnHoldMax after its last request (so a writer that died holding the turn delays
-// the others by at most that), and never longer than turnWaitMax in one wait. Writers that
-// have all asked race one another as before, while the rest hold; the one that wins says
-// done and then holds for those still asking, so the writers that lose take turns.
+// docs/reliability.md, "It failed CI, and was fixed"). So a writer that has lost
+// turnAfterLosses times for one group asks the others to hold: it publishes "turn <id>" on a
+// core NATS subject outside the stream (Config.TurnSubject) before it catches up, again
+// after every further loss, and "done <id>" once its group is stored or answered. A writer
+// that has not asked holds its next publish while another writer's request stands: until
+// that writer says done, or turnHoldMax after its last request (so a writer that died
+// holding the turn delays the others by at most that), and never longer than turnWaitMax in
+// one wait. Writers that have all asked race one another as before, while the rest hold;
+// the one that wins says done and then holds for those still asking, so the writers that
+// lose take turns.
 //
 // The requests are advice, not a lock: core NATS may drop them (a reconnect, a slow
 // consumer), and a publish already on its way when a request arrives is not recalled. The

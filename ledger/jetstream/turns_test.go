@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -178,4 +179,25 @@ func TestStore_WritersThatLoseAskForTurns(t *testing.T) {
 	rep, err := ledger.Verify(ctx, stores[0].ReadAll(ctx, 1))
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3*perStore*each), rep.Records)
+}
+
+// TestStore_NoPermissionOnTheTurnSubject: a NATS user denied the turn subject (publish and
+// subscribe) still opens the Store and appends; it only takes no part in the turns.
+func TestStore_NoPermissionOnTheTurnSubject(t *testing.T) {
+	deny := &server.SubjectPermission{Deny: []string{"techledger.turn.>"}}
+	srv := runServer(t, func(o *server.Options) {
+		o.Users = []*server.User{{Username: "w", Password: "pw", Permissions: &server.Permissions{Publish: deny, Subscribe: deny}}}
+	})
+	name := newStreamName()
+	var errs atomic.Int64
+	nc := connect(t, srv.ClientURL(), nats.UserInfo("w", "pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) { errs.Add(1) }))
+	s := openStore(t, nc, name)
+	for i := range 3 {
+		_, err := s.Append(ctx, "s", ledger.Any, storetest.Ev("A", i))
+		require.NoError(t, err)
+	}
+	h, err := s.Head(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ledger.Position(3), h)
+	assert.Eventually(t, func() bool { return errs.Load() > 0 }, 5*time.Second, 10*time.Millisecond, "the server reported the permission violation")
 }
