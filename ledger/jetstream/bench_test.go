@@ -63,12 +63,7 @@ func phaseOver(b *testing.B, stores []ledger.Store, evs []ledger.Event, streams 
 					b.Error(err)
 					return
 				}
-				for d := int64(time.Since(start)); ; {
-					old := slowest.Load()
-					if d <= old || slowest.CompareAndSwap(old, d) {
-						break
-					}
-				}
+				raiseTo(&slowest, time.Since(start))
 			}
 		}()
 	}

@@ -193,12 +193,7 @@ func TestCluster_Faults(t *testing.T) {
 						appended.Add(1)
 						ps := &perStore[a%len(stores)]
 						ps.n.Add(1)
-						for d := int64(time.Since(first)); ; {
-							old := ps.longest.Load()
-							if d <= old || ps.longest.CompareAndSwap(old, d) {
-								break
-							}
-						}
+						raiseTo(&ps.longest, time.Since(first))
 						break
 					}
 					if errors.Is(err, ledger.ErrDuplicateEvent) || errors.Is(err, ledger.ErrInvalidAppend) || time.Now().After(deadline) {

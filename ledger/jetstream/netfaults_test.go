@@ -133,9 +133,7 @@ func (w *faultWorkload) appender(a int) {
 					return
 				}
 				v = res.Version
-				if d := int64(time.Since(first)); d > w.maxRetry.Load() {
-					w.maxRetry.Store(d) // racy maximum: a log figure only
-				}
+				raiseTo(&w.maxRetry, time.Since(first))
 				break
 			}
 			w.failures.Add(1)

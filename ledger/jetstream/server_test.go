@@ -53,5 +53,15 @@ func connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
 
 var streamN atomic.Int64
 
+// raiseTo sets m to d if d is larger, atomically (a maximum kept by several goroutines).
+func raiseTo(m *atomic.Int64, d time.Duration) {
+	for {
+		old := m.Load()
+		if int64(d) <= old || m.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
 // newStreamName returns a stream name not used before in this test binary.
 func newStreamName() string { return fmt.Sprintf("LEDGER_%d", streamN.Add(1)) }
