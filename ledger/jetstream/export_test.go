@@ -1,6 +1,13 @@
 package jetstream
 
-import "techledger/ledger"
+import (
+	"context"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"techledger/ledger"
+)
 
 // SetAfterPublish lets tests act right after the feed's publish of a record is
 // acknowledged, before its checkpoint is saved.
@@ -16,3 +23,11 @@ func TurnsHeld(s *Store) int {
 
 // SubjectMatches exposes subjectMatches.
 var SubjectMatches = subjectMatches
+
+// PublishFunc is how a Store publishes a message to its stream.
+type PublishFunc = func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+
+// WrapPublish replaces s's publish by wrap of it. Call it before s is used.
+func WrapPublish(s *Store, wrap func(next PublishFunc) PublishFunc) {
+	s.publishMsg = wrap(s.publishMsg)
+}

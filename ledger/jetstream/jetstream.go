@@ -43,7 +43,10 @@
 // forever, not only inside the server's duplicate window. Each message also carries
 // Nats-Msg-Id (its first event ID): within the window the server refuses a re-sent message
 // and the writer, seeing the duplicate ack, catches up and answers from the index. The index
-// holds every event ID in memory (tens of bytes each).
+// holds every event ID in memory (tens of bytes each). Duplicate means stored by an earlier
+// Append: when an Append's own attempt was stored although its publish was answered
+// otherwise (a stale stream leader's refusal; see request.storedBySelf), the answer is a
+// first success.
 //
 // # Durability
 //
@@ -76,6 +79,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -139,6 +143,9 @@ type Store struct {
 	payloadMax int
 	// turns is how this writer takes turns with the others (turns.go).
 	turns *turns
+	// publishMsg publishes to the stream (js.PublishMsg; tests wrap it to answer as a stale
+	// stream leader does).
+	publishMsg func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
 
 	writeMu sync.Mutex // held by the committer of a group (and by AppendRecords, Close)
 	// carry holds the Appends cut from the last group, first in the next (guarded by writeMu).
@@ -214,6 +221,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		streams: make(map[string]*streamIndex),
 		ids:     make(map[uuid.UUID]idLoc),
 	}
+	s.publishMsg = js.PublishMsg
 	rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
 	defer cancel()
 	s.stream, err = js.Stream(rctx, cfg.Stream)
@@ -339,6 +347,9 @@ type request struct {
 	events   []ledger.Event
 
 	recs []ledger.Record // sealed for the group being published
+	// sent holds the hash of the first record of each message published for this Append,
+	// to tell its own stored attempt from events another writer stored (decideGroup).
+	sent []ledger.Hash
 
 	res     ledger.AppendResult
 	err     error
@@ -416,6 +427,9 @@ func (s *Store) commitGroup(group []*request) (carry []*request) {
 		c, group, carry = s.decideGroup(ctx, group)
 		if c == nil {
 			return carry
+		}
+		for _, r := range group {
+			r.sent = append(r.sent, r.recs[0].Hash)
 		}
 		ack, err := s.publish(ctx, c)
 		switch {
@@ -531,6 +545,11 @@ func (s *Store) decideGroup(ctx context.Context, group []*request) (*commit, []*
 		}
 		res, dup, err := logutil.CheckRetry(r.stream, r.expected, r.events, lookup)
 		if err != nil || dup {
+			if dup && r.storedBySelf(lookup) {
+				// An attempt of this Append was stored although its publish was answered
+				// otherwise (see storedBySelf): to its caller, this is its first success.
+				res.Duplicate = false
+			}
 			r.answer(res, err)
 			continue
 		}
@@ -579,6 +598,23 @@ func (s *Store) decideGroup(ctx context.Context, group []*request) (*commit, []*
 	return c, in, carry
 }
 
+// storedBySelf reports whether r's events are stored by a message this Store published for
+// r. That happens when the answer to a publish was not the stream leader's acknowledgement:
+// a stream leader cut off from the others goes on answering for a few seconds after a new
+// one is elected, and the client takes the first answer. So the old leader, its own log
+// behind, refuses a message (wrong last sequence) that the new leader stores, and the
+// Store, deciding again, finds the Append's events stored, by its own earlier attempt
+// (docs/reliability.md, "It failed CI again"). The stored record must be the very one the
+// Store sealed: same position, time, content and chain link. Any other copy of the events
+// was stored by another Append, and this one is the retry Duplicate reports.
+func (r *request) storedBySelf(lookup logutil.Lookup) bool {
+	if len(r.sent) == 0 {
+		return false
+	}
+	rec, ok, err := lookup(r.events[0].ID)
+	return err == nil && ok && slices.Contains(r.sent, rec.Hash)
+}
+
 // reuses reports whether events reuse an ID in ids.
 func reuses(ids map[uuid.UUID]struct{}, events []ledger.Event) bool {
 	for _, e := range events {
@@ -607,7 +643,7 @@ func (s *Store) publish(ctx context.Context, c *commit) (*jetstream.PubAck, erro
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	m := &nats.Msg{Subject: c.subject, Data: c.payload, Header: nats.Header{}}
-	return s.js.PublishMsg(rctx, m,
+	return s.publishMsg(rctx, m,
 		jetstream.WithMsgID(c.recs[0].ID.String()),
 		jetstream.WithExpectLastSequence(c.seq-1),
 	)
@@ -1146,9 +1182,17 @@ func (s *Store) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 			recs = recs[n:]
 			continue
 		case err == nil || isWrongLastSequence(err):
-			// Another writer appended: the records no longer continue the log.
+			// Another writer appended, and the records no longer continue the log; or
+			// the answer came from a stream leader that no longer is one, and the new
+			// leader stored the message (storedBySelf).
 			if err := s.catchUp(ctx); err != nil {
 				return err
+			}
+			if stored, err := s.holds(ctx, c); err != nil {
+				return err
+			} else if stored {
+				recs = recs[n:]
+				continue
 			}
 			if err := s.checkCopy(recs); err != nil {
 				return fmt.Errorf("jetstream: copy: another writer appended meanwhile: %w", err)
@@ -1159,6 +1203,22 @@ func (s *Store) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		}
 	}
 	return nil
+}
+
+// holds reports whether the stream holds c's records exactly, as the message the index
+// places the first of them in.
+func (s *Store) holds(ctx context.Context, c *commit) (bool, error) {
+	s.mu.RLock()
+	l, ok := s.ids[c.recs[0].ID]
+	s.mu.RUnlock()
+	if !ok || l.i != 0 {
+		return false, nil
+	}
+	stored, err := s.getCommit(ctx, l.seq)
+	if err != nil {
+		return false, err
+	}
+	return slices.EqualFunc(stored, c.recs, func(a, b ledger.Record) bool { return a.Hash == b.Hash }), nil
 }
 
 // checkCopy checks that recs continue the log the index holds.
