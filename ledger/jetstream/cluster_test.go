@@ -145,7 +145,7 @@ func TestCluster_NodeLossDuringAppends(t *testing.T) {
 			live = append(live, s)
 		}
 	}
-	check := openStoreCfg(t, connect(t, clientURLs(live), opts...), cfg)
+	check := openSettled(t, connect(t, clientURLs(live), opts...), cfg)
 	all := storetest.Collect(t, check.ReadAll(ctx, 1))
 	seen := make(map[uuid.UUID]ledger.Position, len(all))
 	for i, r := range all {
@@ -166,6 +166,29 @@ func TestCluster_NodeLossDuringAppends(t *testing.T) {
 	rep, err := ledger.Verify(ctx, check.ReadAll(ctx, 1))
 	require.NoError(t, err)
 	assert.Equal(t, uint64(n), rep.Records)
+}
+
+// openSettled opens a Store to check the log after faults. Opening reads the whole stream
+// through a new consumer, and creating one needs the cluster's meta leader: for a moment
+// after a node stops (while a new meta leader is elected) that request can time out or be
+// refused as temporarily unavailable, which is not what the checks are about. So it retries
+// for up to 30s, and the checking Store waits up to 10s per request; the last error is
+// reported if it never opens.
+func openSettled(tb testing.TB, nc *nats.Conn, cfg jetstream.Config) *jetstream.Store {
+	tb.Helper()
+	cfg.RequestTimeout = 10 * time.Second
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := jetstream.New(ctx, nc, cfg)
+		if err == nil {
+			tb.Cleanup(func() { _ = s.Close() })
+			return s
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("a Store did not open on stream %s within 30s: %v", cfg.Stream, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func openStoreCfg(tb testing.TB, nc *nats.Conn, cfg jetstream.Config) *jetstream.Store {

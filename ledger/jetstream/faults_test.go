@@ -284,7 +284,7 @@ func TestCluster_Faults(t *testing.T) {
 	// so none loses appendAttemptsMax times in a row.
 	assert.Zero(t, starved.Load(), "appends refused after appendAttemptsMax lost compare-and-sets")
 
-	check := openStoreCfg(t, connect(t, c.urls(), opts...), cfg)
+	check := openSettled(t, connect(t, c.urls(), opts...), cfg)
 	all := storetest.Collect(t, check.ReadAll(ctx, 1))
 	seen := make(map[uuid.UUID]ledger.Position, len(all))
 	for i, r := range all {

@@ -270,15 +270,7 @@ func waitHealthy(tb testing.TB, js natsjs.JetStream, name string) string {
 // until it succeeded), positions gapless, each event once, the hash chain verified.
 func checkLog(tb testing.TB, nc *nats.Conn, cfg jetstream.Config, acked map[uuid.UUID]ledger.Position) {
 	tb.Helper()
-	// Opening may be refused for a moment after the faults (JetStream "temporarily
-	// unavailable" while the cluster settles): that is not what this checks.
-	var check *jetstream.Store
-	waitFor(tb, resumeBound, "a Store to open on the stream", func() bool {
-		var err error
-		check, err = jetstream.New(ctx, nc, cfg)
-		return err == nil
-	})
-	tb.Cleanup(func() { _ = check.Close() })
+	check := openSettled(tb, nc, cfg)
 	all := storetest.Collect(tb, check.ReadAll(ctx, 1))
 	seen := make(map[uuid.UUID]ledger.Position, len(all))
 	for i, r := range all {
