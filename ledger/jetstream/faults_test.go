@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
@@ -284,28 +282,5 @@ func TestCluster_Faults(t *testing.T) {
 	// so none loses appendAttemptsMax times in a row.
 	assert.Zero(t, starved.Load(), "appends refused after appendAttemptsMax lost compare-and-sets")
 
-	check := openSettled(t, connect(t, c.urls(), opts...), cfg)
-	all := storetest.Collect(t, check.ReadAll(ctx, 1))
-	seen := make(map[uuid.UUID]ledger.Position, len(all))
-	for i, r := range all {
-		require.Equal(t, ledger.Position(i+1), r.Position, "positions are gapless")
-		_, dup := seen[r.ID]
-		require.False(t, dup, "event %s stored twice", r.ID)
-		seen[r.ID] = r.Position
-	}
-	n := 0
-	var lost []string
-	acked.Range(func(k, v any) bool {
-		n++
-		if p, ok := seen[k.(uuid.UUID)]; !ok || p != v.(ledger.Position) {
-			lost = append(lost, fmt.Sprintf("%s at %d (stored at %d)", k, v, p))
-		}
-		return true
-	})
-	sort.Strings(lost)
-	assert.Empty(t, lost, "acknowledged events missing or moved")
-	assert.Equal(t, len(all), n, "every stored event was acknowledged")
-	rep, err := ledger.Verify(ctx, check.ReadAll(ctx, 1))
-	require.NoError(t, err)
-	assert.Equal(t, uint64(n), rep.Records)
+	checkLog(t, connect(t, c.urls(), opts...), cfg, ackedMap(&acked))
 }

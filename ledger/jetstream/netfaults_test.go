@@ -20,7 +20,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"techledger/ledger"
@@ -262,40 +261,6 @@ func waitHealthy(tb testing.TB, js natsjs.JetStream, name string) string {
 		return ok
 	})
 	return leader
-}
-
-// checkLog reads the whole log through a new Store (which rebuilds its index and refuses an
-// inconsistent stream) and checks it against what was acknowledged: every acknowledged
-// event at the position its append returned, nothing else stored (every append was retried
-// until it succeeded), positions gapless, each event once, the hash chain verified.
-func checkLog(tb testing.TB, nc *nats.Conn, cfg jetstream.Config, acked map[uuid.UUID]ledger.Position) {
-	tb.Helper()
-	check := openSettled(tb, nc, cfg)
-	all := storetest.Collect(tb, check.ReadAll(ctx, 1))
-	seen := make(map[uuid.UUID]ledger.Position, len(all))
-	for i, r := range all {
-		require.Equal(tb, ledger.Position(i+1), r.Position, "positions are gapless")
-		_, dup := seen[r.ID]
-		require.False(tb, dup, "event %s stored twice", r.ID)
-		seen[r.ID] = r.Position
-	}
-	lost, moved := 0, 0
-	for id, p := range acked {
-		got, ok := seen[id]
-		switch {
-		case !ok:
-			lost++
-		case got != p:
-			moved++
-		}
-	}
-	assert.Zero(tb, lost, "acknowledged events lost")
-	assert.Zero(tb, moved, "acknowledged events not at the position their append returned")
-	assert.Equal(tb, len(acked), len(all), "every stored event was acknowledged")
-	rep, err := ledger.Verify(ctx, check.ReadAll(ctx, 1))
-	require.NoError(tb, err)
-	assert.Equal(tb, uint64(len(acked)), rep.Records)
-	tb.Logf("log checked: %d events, gapless, chain verified", len(all))
 }
 
 // openFaultStores opens three Stores (one connection each) on an R3 stream, waiting for the
